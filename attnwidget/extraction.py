@@ -1,0 +1,232 @@
+"""`Extraction`: everything recorded for one prompt, with attention recomputed lazily per layer/head.
+
+An Extraction holds O(layers · seq · d) numbers (queries, keys, residual stream, MLP activations), never all
+attention maps at once. `extraction.attention(layer)` computes one layer's maps exactly when asked.
+It also reads like the dict the original project returned: `result["attention_weights"][layer]`,
+`result["tokens"]`, `result["input_ids"]`, ...
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+import numpy as np
+import torch
+
+from .capture import LayerAttentionInputs
+
+NEURON_KINDS = ("residual", "mlp")
+
+
+def check_index(value: int, size: int, what: str, owner: str) -> int:
+    """Normalise a possibly negative index, or raise IndexError naming the valid range."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if not -size <= value < size:
+        raise IndexError(f"{what} {value} is out of range: {owner} has {size} (valid: 0..{size - 1} or -{size}..-1)")
+    return int(value) % size
+
+
+@dataclass(eq=False)
+class Extraction:
+    """The result of running one prompt through a model.
+
+    Attributes
+    ----------
+    prompt : the text that was run.
+    input_ids : int64 array [seq].
+    tokens : the tokenizer's own token strings (e.g. ``"Ġcat"``), as the original project returned.
+    display_tokens : readable text of each token (``" cat"``), newlines shown as ``↵``.
+    residual_stream : float32 [layers + 1, seq, hidden]: index 0 is the embedding output, index l + 1 the
+        output of layer l (before any final norm).
+    mlp_activations : float32 [layers, seq, mlp_width], the input of each MLP's output projection
+        (after the nonlinearity and gate); None if the model's MLP could not be located.
+    top_token_ids, top_probs : [seq, k] next-token predictions at each position (None for encoders).
+    """
+
+    prompt: str
+    model_name: str
+    model_info: dict[str, Any]
+    input_ids: np.ndarray
+    tokens: list[str]
+    display_tokens: list[str]
+    residual_stream: np.ndarray
+    mlp_activations: np.ndarray | None
+    top_token_ids: np.ndarray | None
+    top_probs: np.ndarray | None
+    top_tokens: list[list[str]] | None
+    is_causal: bool
+    attention_inputs: list[LayerAttentionInputs] = field(repr=False)
+    batch_index: int = 0
+    _layer_cache: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict, repr=False)
+
+    # ---- shape -------------------------------------------------------------------------------------
+    @property
+    def num_layers(self) -> int:
+        return len(self.attention_inputs)
+
+    @property
+    def num_heads(self) -> int:
+        return self.attention_inputs[0].num_heads
+
+    @property
+    def num_kv_heads(self) -> int:
+        return self.attention_inputs[0].num_kv_heads
+
+    @property
+    def seq_len(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def kv_group_of_head(self) -> np.ndarray:
+        """For each query head, the index of the key/value head it reads (grouped-query attention)."""
+        group = self.num_heads // self.num_kv_heads
+        return np.arange(self.num_heads) // group
+
+    # ---- attention ----------------------------------------------------------------------------------
+    @overload
+    def attention(self, layer: int, head: None = None) -> np.ndarray: ...
+    @overload
+    def attention(self, layer: int, head: int) -> np.ndarray: ...
+
+    def attention(self, layer: int, head: int | None = None) -> np.ndarray:
+        """Attention weights of one layer, float32 [heads, seq, seq] (or [seq, seq] for one head).
+
+        Row i is query position i, column j key position j; each row sums to 1.
+        """
+        layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
+        if head is not None:
+            head = check_index(head, self.num_heads, "head", "each layer's head count")
+            if layer in self._layer_cache:
+                return self._layer_cache[layer][head]
+            return self._compute(layer, [head])[0]
+        if layer not in self._layer_cache:
+            self._layer_cache[layer] = self._compute(layer, None)
+            # Two layers at a time is enough for browsing; 4096² x 9 heads is ~600 MB a layer.
+            while len(self._layer_cache) > 2:
+                self._layer_cache.popitem(last=False)
+        self._layer_cache.move_to_end(layer)
+        return self._layer_cache[layer]
+
+    def _compute(self, layer: int, heads: list[int] | None) -> np.ndarray:
+        with torch.no_grad():
+            weights = self.attention_inputs[layer].weights(self.batch_index, self.seq_len, heads)
+        return weights.cpu().numpy()
+
+    @property
+    def attention_weights(self) -> AttentionLayers:
+        return AttentionLayers(self)
+
+    def iter_attention(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(layer, [heads, seq, seq]) for every layer, computed one at a time and not cached."""
+        for layer in range(self.num_layers):
+            yield layer, self._compute(layer, None)
+
+    # ---- neurons and predictions ----------------------------------------------------------------
+    def neuron_activations(self, layer: int, kind: str = "residual") -> np.ndarray:
+        """[seq, width] activations of one layer: its residual stream output, or its MLP neurons."""
+        if kind not in NEURON_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(map(repr, NEURON_KINDS))}, got {kind!r}")
+        layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
+        if kind == "residual":
+            return self.residual_stream[layer + 1]
+        if self.mlp_activations is None:
+            raise ValueError(f"MLP activations were not recorded for {self.model_name}")
+        return self.mlp_activations[layer]
+
+    def top_predictions(self, position: int) -> list[tuple[str, float]]:
+        """The model's top-k next-token predictions after `position`, as (token text, probability)."""
+        if self.top_tokens is None or self.top_probs is None:
+            raise ValueError(f"{self.model_name} is not a causal language model; it predicts no next token")
+        position = check_index(position, self.seq_len, "position", "this prompt's token count")
+        return [(text, float(p)) for text, p in zip(self.top_tokens[position], self.top_probs[position])]
+
+    # ---- statistics ------------------------------------------------------------------------------
+    def attention_stats(self) -> dict[str, dict[str, Any]]:
+        """Per layer: mean, std and max of its attention weights (all heads, all cells, as the original
+        project computed them), mean row entropy in nats, and the same four values per head."""
+        stats: dict[str, dict[str, Any]] = {}
+        for layer, maps in self.iter_attention():
+            entropy = row_entropy(maps).mean(axis=-1)  # [heads]
+            per_head = {
+                "mean": maps.mean(axis=(1, 2)),
+                "std": maps.std(axis=(1, 2)),
+                "max": maps.max(axis=(1, 2)),
+                "entropy": entropy,
+            }
+            stats[f"layer_{layer}"] = {
+                "mean": float(maps.mean()),
+                "std": float(maps.std()),
+                "max": float(maps.max()),
+                "entropy": float(entropy.mean()),
+                "per_head": {name: values.astype(np.float64).tolist() for name, values in per_head.items()},
+            }
+        return stats
+
+    # ---- the original project's dict-like access --------------------------------------------------
+    def _as_dict_entry(self, key: str) -> Any:
+        entries = {
+            "prompt": lambda: self.prompt,
+            "tokens": lambda: self.tokens,
+            "display_tokens": lambda: self.display_tokens,
+            "input_ids": lambda: self.input_ids,
+            "attention_weights": lambda: self.attention_weights,
+            "hidden_states": lambda: list(self.residual_stream),
+            "residual_stream": lambda: self.residual_stream,
+            "mlp_activations": lambda: self.mlp_activations,
+            "top_predictions": lambda: [self.top_predictions(i) for i in range(self.seq_len)]
+            if self.top_tokens is not None
+            else None,
+            "model_info": lambda: self.model_info,
+        }
+        if key not in entries:
+            raise KeyError(f"{key!r}; available: {', '.join(entries)}")
+        return entries[key]()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._as_dict_entry(key)
+
+    def keys(self) -> list[str]:
+        return [
+            "prompt", "tokens", "display_tokens", "input_ids", "attention_weights", "hidden_states",
+            "residual_stream", "mlp_activations", "top_predictions", "model_info",
+        ]  # fmt: skip
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+    def __repr__(self) -> str:
+        return (
+            f"Extraction({self.model_name}: {self.seq_len} tokens, {self.num_layers} layers x "
+            f"{self.num_heads} heads, prompt={self.prompt[:40]!r})"
+        )
+
+
+class AttentionLayers(Sequence[np.ndarray]):
+    """`result["attention_weights"]`: a list-like of per-layer [heads, seq, seq] arrays, computed on access."""
+
+    def __init__(self, extraction: Extraction) -> None:
+        self._extraction = extraction
+
+    def __len__(self) -> int:
+        return self._extraction.num_layers
+
+    @overload
+    def __getitem__(self, index: int) -> np.ndarray: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[np.ndarray]: ...
+
+    def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
+        if isinstance(index, slice):
+            return [self._extraction.attention(i) for i in range(len(self))[index]]
+        return self._extraction.attention(index)
+
+
+def row_entropy(maps: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of each attention row: -sum p ln p over the last axis, with 0 ln 0 = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(maps > 0, maps * np.log(np.where(maps > 0, maps, 1.0)), 0.0)
+    return -terms.sum(axis=-1)

@@ -1,0 +1,307 @@
+"""`AttentionExtractor`: the original project's API (same method names), on top of the capture machinery."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import capture
+from .errors import AttentionUnavailableError
+from .extraction import NEURON_KINDS, Extraction
+from .models import load_model, resolve_device
+from .tokens import display_tokens
+
+# Logits are computed this many positions at a time: a [seq, vocab] float32 block for SmolLM2 at 2048
+# tokens would be 400 MB, and only the top-k of each row is kept.
+_LOGIT_CHUNK = 256
+# Prompts of one batch share a padded forward pass; keep the padded size moderate.
+_MAX_BATCH_TOKENS = 8192
+
+
+@dataclass
+class _Tokenized:
+    prompt: str
+    ids: list[int]
+    tokens: list[str]
+    display: list[str]
+
+
+class AttentionExtractor:
+    """Load a model and extract attention, residual stream and MLP activations for prompts.
+
+    Parameters
+    ----------
+    model_name : a model spec (bundled alias, hub id in the local cache, folder or .gguf file); the bundled
+        ``"smollm2-135m"`` when omitted.
+    model, tokenizer : an already-loaded model and its tokenizer, used instead of loading `model_name`.
+    device : ``"cpu"``, ``"cuda"``, ...; the GPU when there is one, else the CPU.
+    top_k : how many next-token predictions to keep at each position.
+
+    Examples
+    --------
+    >>> extractor = AttentionExtractor()                    # doctest: +SKIP
+    >>> result = extractor.extract_activations("Once upon a time")  # doctest: +SKIP
+    >>> result["attention_weights"][0].shape                # doctest: +SKIP
+    (9, 4, 4)
+    """
+
+    def __init__(
+        self,
+        model_name: str | os.PathLike[str] | None = None,
+        model: Any = None,
+        tokenizer: Any = None,
+        device: str | None = None,
+        top_k: int = 10,
+    ) -> None:
+        if (model is None) != (tokenizer is None):
+            raise TypeError("pass both model= and tokenizer=, or neither (to load model_name)")
+        if not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+        if model is None:
+            model, tokenizer = load_model(model_name, device)
+            self.model_name = str(model_name) if model_name is not None else "smollm2-135m"
+        else:
+            if device is not None:
+                model.to(device)
+            model.eval()
+            self.model_name = str(model_name or getattr(model.config, "_name_or_path", "") or type(model).__name__)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = str(next(model.parameters()).device) if device is None else resolve_device(device)
+        self.top_k = top_k
+        self.route = _choose_route(model)
+        self._info: dict[str, Any] | None = None
+        self._recent: OrderedDict[str, Extraction] = OrderedDict()
+
+    # ---- the original project's API -------------------------------------------------------------
+    def extract_activations(self, prompt: str) -> Extraction:
+        """Run one prompt; the result holds tokens, lazy attention, residual stream, MLP neurons, top-k."""
+        return self.extract_batch([prompt])[0]
+
+    def extract_batch(self, prompts: Sequence[str]) -> list[Extraction]:
+        """Run several prompts, batched into padded forward passes; results are per prompt, padding removed."""
+        if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+            raise TypeError("prompts must be a list of strings")
+        tokenized = [self._tokenize(prompt) for prompt in prompts]
+        results: dict[int, Extraction] = {}
+        pending = []
+        for index, item in enumerate(tokenized):
+            if item.prompt in self._recent:
+                self._recent.move_to_end(item.prompt)
+                results[index] = self._recent[item.prompt]
+            else:
+                pending.append(index)
+        for batch in _batches(pending, [len(tokenized[i].ids) for i in pending]):
+            for index, extraction in zip(batch, self._run([tokenized[i] for i in batch])):
+                results[index] = extraction
+                self._remember(extraction)
+        return [results[i] for i in range(len(tokenized))]
+
+    def get_attention_stats(self, prompt: str) -> dict[str, dict[str, Any]]:
+        """Per layer ("layer_0", ...): mean, std, max, mean row entropy, and per-head values of each."""
+        return self.extract_activations(prompt).attention_stats()
+
+    def compare_prompts(self, prompts: Sequence[str]) -> dict[str, Extraction]:
+        """{prompt: result} for several prompts, run in batches."""
+        return dict(zip(prompts, self.extract_batch(prompts)))
+
+    def get_neuron_activations(self, prompt: str, layer_idx: int, kind: str = "residual") -> np.ndarray:
+        """[seq, width] activations of one layer (negative indices allowed): residual stream or MLP neurons."""
+        if kind not in NEURON_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(map(repr, NEURON_KINDS))}, got {kind!r}")
+        return self.extract_activations(prompt).neuron_activations(layer_idx, kind)
+
+    def get_model_info(self) -> dict[str, Any]:
+        if self._info is None:
+            self._info = model_info(self.model)
+        return dict(self._info)
+
+    # ---- internals ----------------------------------------------------------------------------------
+    def _remember(self, extraction: Extraction) -> None:
+        self._recent[extraction.prompt] = extraction
+        while len(self._recent) > 4:
+            self._recent.popitem(last=False)
+
+    def _tokenize(self, prompt: Any) -> _Tokenized:
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        if not prompt.strip():
+            raise ValueError("prompt is empty: give some text to run through the model")
+        fast = bool(getattr(self.tokenizer, "is_fast", False))
+        encoded = self.tokenizer(prompt, return_offsets_mapping=fast)
+        ids = list(encoded["input_ids"])
+        limit = self.get_model_info()["max_positions"]
+        if limit and len(ids) > limit:
+            raise ValueError(f"prompt is {len(ids)} tokens; {self.model_name} accepts at most {limit} positions")
+        offsets = [tuple(span) for span in encoded["offset_mapping"]] if fast else None
+        return _Tokenized(
+            prompt=prompt,
+            ids=ids,
+            tokens=self.tokenizer.convert_ids_to_tokens(ids),
+            display=display_tokens(self.tokenizer, prompt, ids, offsets),  # type: ignore[arg-type]
+        )
+
+    def _run(self, items: list[_Tokenized]) -> list[Extraction]:
+        lengths = [len(item.ids) for item in items]
+        longest = max(lengths)
+        input_ids = torch.zeros(len(items), longest, dtype=torch.long)
+        padding_mask = torch.zeros(len(items), longest, dtype=torch.long)
+        for row, item in enumerate(items):
+            input_ids[row, : len(item.ids)] = torch.tensor(item.ids)
+            padding_mask[row, : len(item.ids)] = 1
+        device = self.device
+        # Without padding, no mask: the model then takes its fastest (is_causal) kernel path.
+        mask = padding_mask.to(device) if min(lengths) != longest else None
+
+        recorder = capture.AttentionRecorder()
+        streams = capture.StreamRecorder(self.model, len(items), longest)
+        route_context: AbstractContextManager[None] = nullcontext()
+        if self.route == "sdpa":
+            route_context = capture.sdpa_capture(self.model, recorder)
+        elif self.route == "gpt_neo":
+            route_context = capture.gpt_neo_capture(self.model, recorder)
+        base = self.model.base_model
+        with torch.inference_mode(), route_context, streams.active():
+            outputs = base(
+                input_ids=input_ids.to(device),
+                attention_mask=mask,
+                use_cache=False,
+                output_attentions=self.route == "eager",
+            )
+            layers = self._collect_layers(recorder, outputs, len(streams.blocks))
+            top_ids, top_probs = self._predict(outputs.last_hidden_state, padding_mask)
+
+        info = self.get_model_info()
+        results = []
+        for row, item in enumerate(items):
+            n = len(item.ids)
+            one_prompt = len(items) == 1
+            residual = streams.residual[row, :, :n]
+            mlp = None if streams.mlp is None else streams.mlp[row, :, :n]
+            results.append(
+                Extraction(
+                    prompt=item.prompt,
+                    model_name=self.model_name,
+                    model_info=info,
+                    input_ids=np.asarray(item.ids, dtype=np.int64),
+                    tokens=item.tokens,
+                    display_tokens=item.display,
+                    # A batch keeps its padded buffers alive; copy so each result owns only its own rows.
+                    residual_stream=residual.numpy() if one_prompt else residual.numpy().copy(),
+                    mlp_activations=None if mlp is None else (mlp.numpy() if one_prompt else mlp.numpy().copy()),
+                    top_token_ids=None if top_ids is None else top_ids[row, :n],
+                    top_probs=None if top_probs is None else top_probs[row, :n],
+                    top_tokens=None if top_ids is None else self._decode_rows(top_ids[row, :n]),
+                    is_causal=info["is_causal"],
+                    attention_inputs=layers,
+                    batch_index=row,
+                )
+            )
+        return results
+
+    def _collect_layers(self, recorder: capture.AttentionRecorder, outputs: Any, num_layers: int) -> list[Any]:
+        if self.route == "eager":
+            maps = getattr(outputs, "attentions", None)
+            if not maps or any(m is None for m in maps):
+                raise AttentionUnavailableError(
+                    f"{self.model_name} ({type(self.model).__name__}) returns no attention weights: it has no "
+                    "attention layers attnwidget can read"
+                )
+            return [
+                capture.LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=m.detach().float())
+                for m in maps
+            ]
+        if sorted(recorder.layers) != list(range(num_layers)):
+            raise AttentionUnavailableError(
+                f"{self.model_name} ({type(self.model).__name__}): attention was seen in "
+                f"{len(recorder.layers)} of {num_layers} layers, so its maps cannot be reported faithfully"
+            )
+        return [recorder.layers[i] for i in range(num_layers)]
+
+    def _predict(self, final_hidden: torch.Tensor, padding_mask: torch.Tensor) -> tuple[Any, Any]:
+        """Top-k next-token ids and probabilities at every position, logits computed in chunks."""
+        if not self.get_model_info()["is_causal"]:
+            return None, None
+        head = self.model.get_output_embeddings()
+        if head is None:
+            return None, None
+        softcap = getattr(self.model.config, "final_logit_softcapping", None)
+        k = min(self.top_k, self.model.config.vocab_size)
+        batch, seq = padding_mask.shape
+        top_ids = np.zeros((batch, seq, k), dtype=np.int64)
+        top_probs = np.zeros((batch, seq, k), dtype=np.float32)
+        for start in range(0, seq, _LOGIT_CHUNK):
+            logits = head(final_hidden[:, start : start + _LOGIT_CHUNK]).float()
+            if softcap:
+                logits = torch.tanh(logits / softcap) * softcap
+            probs, ids = torch.softmax(logits, dim=-1).topk(k, dim=-1)
+            top_ids[:, start : start + _LOGIT_CHUNK] = ids.cpu().numpy()
+            top_probs[:, start : start + _LOGIT_CHUNK] = probs.cpu().numpy()
+        return top_ids, top_probs
+
+    def _decode_rows(self, ids: np.ndarray) -> list[list[str]]:
+        cache: dict[int, str] = {}
+
+        def text(token_id: int) -> str:
+            if token_id not in cache:
+                cache[token_id] = self.tokenizer.decode([token_id])
+            return cache[token_id]
+
+        return [[text(int(t)) for t in row] for row in ids]
+
+
+def _choose_route(model: Any) -> str:
+    if capture.uses_attention_interface(model):
+        return "sdpa"
+    if getattr(model.config, "model_type", None) == "gpt_neo":
+        return "gpt_neo"
+    return "eager"
+
+
+def _batches(indices: list[int], lengths: list[int]) -> list[list[int]]:
+    """Group prompts so that each padded batch stays under _MAX_BATCH_TOKENS; similar lengths together."""
+    order = sorted(range(len(indices)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for position in order:
+        longest = lengths[position]  # sorted ascending, so this one is the longest so far
+        if current and longest * (len(current) + 1) > _MAX_BATCH_TOKENS:
+            batches.append(current)
+            current = []
+        current.append(indices[position])
+    if current:
+        batches.append(current)
+    return batches
+
+
+def model_info(model: Any) -> dict[str, Any]:
+    """Architecture facts: the keys of the original `get_model_info()` plus a few more."""
+    config = model.config
+    num_heads = int(config.num_attention_heads)
+    hidden = int(config.hidden_size)
+    blocks = capture.find_layer_blocks(model)
+    projection = capture.find_mlp_output_projection(blocks[0], hidden)
+    features = capture._in_out_features(projection) if projection is not None else None
+    intermediate = features[0] if features else (getattr(config, "intermediate_size", None) or 4 * hidden)
+    architecture = type(model).__name__
+    is_causal = bool(getattr(config, "is_decoder", False)) or architecture.endswith(("ForCausalLM", "LMHeadModel"))
+    return {
+        "model_type": config.model_type,
+        "architecture": architecture,
+        "num_layers": int(config.num_hidden_layers),
+        "num_heads": num_heads,
+        "num_key_value_heads": int(getattr(config, "num_key_value_heads", None) or num_heads),
+        "hidden_size": hidden,
+        "intermediate_size": int(intermediate),
+        "vocab_size": int(config.vocab_size),
+        "max_positions": int(getattr(config, "max_position_embeddings", 0) or 0),
+        "total_parameters": int(sum(p.numel() for p in model.parameters())),
+        "is_causal": is_causal,
+    }
