@@ -13,16 +13,19 @@ Three routes, chosen per model:
   its `_attn` is wrapped per instance to record the split query/key and the layer's causal/local mask;
 * anything else: eager `output_attentions=True`, keeping each layer's maps as produced.
 
-Alongside attention, forward hooks keep the residual stream (input of layer 0 and output of every
-layer) and the MLP neuron activations (input of each MLP's output projection).
+Only the residual stream (the input of every block and the output of the last) is kept from the pass
+itself, with each block's call arguments. Query/key and MLP neurons of a layer are recovered when asked by
+running that one block again on its recorded input (`LayerReplayer`): exact, and O(layers · seq · hidden)
+memory in all. MLP neurons are the input of each MLP's output projection.
 """
 
 from __future__ import annotations
 
 import contextvars
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,9 +102,10 @@ def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int], length
 class AttentionRecorder:
     """Collects `LayerAttentionInputs` per layer during one forward pass."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_index: int = 0) -> None:
         self.layers: dict[int, LayerAttentionInputs] = {}
-        self._calls = 0
+        # Layer index for modules that do not carry one: counted from here in call order.
+        self._calls = first_index
 
     def next_layer_index(self, module: nn.Module) -> int:
         index = getattr(module, "layer_idx", None)
@@ -201,11 +205,13 @@ def sdpa_capture(model: nn.Module, recorder: AttentionRecorder) -> Iterator[None
 
 
 @contextmanager
-def gpt_neo_capture(model: nn.Module, recorder: AttentionRecorder) -> Iterator[None]:
+def gpt_neo_capture(model: nn.Module, recorder: AttentionRecorder, only_layer: int | None = None) -> Iterator[None]:
     """Wrap each GPT-Neo attention's `_attn` to record its (already split, unscaled) query and key."""
     blocks = model.base_model.h
     originals: list[tuple[nn.Module, Any]] = []
     for layer_index, block in enumerate(blocks):
+        if only_layer is not None and layer_index != only_layer:
+            continue
         attention = block.attn.attention
         original = attention._attn
 
@@ -269,35 +275,27 @@ def find_mlp_output_projection(block: nn.Module, hidden_size: int) -> nn.Module 
 
 
 class StreamRecorder:
-    """Forward hooks that copy the residual stream and MLP activations into preallocated tensors.
+    """Forward hooks that copy the residual stream into one preallocated tensor and remember, for every
+    block, the other arguments it was called with (masks, position embeddings: shared, not copied).
 
-    Copying each layer into one buffer as it is produced keeps the peak at one copy (no stacking later).
+    The residual stream is the input of every block plus the output of the last one. With a block's input
+    and its call arguments, the block can be run again on its own (`LayerReplayer`) to recompute exactly
+    what happened inside it: attention query/key and MLP neurons are recovered that way, on demand,
+    instead of being kept for every layer.
     """
 
-    def __init__(self, model: nn.Module, batch: int, seq_len: int, record_mlp: bool = True) -> None:
+    def __init__(self, model: nn.Module, batch: int, seq_len: int) -> None:
         self.blocks = find_layer_blocks(model)
-        hidden = model.config.hidden_size
         num_layers = len(self.blocks)
-        self.residual = torch.empty(batch, num_layers + 1, seq_len, hidden)
-        self.projections = [find_mlp_output_projection(block, hidden) for block in self.blocks]
-        self.mlp: torch.Tensor | None = None
-        if record_mlp and all(p is not None for p in self.projections):
-            width = _in_out_features(self.projections[0])[0]  # type: ignore[arg-type, index]
-            self.mlp = torch.empty(batch, num_layers, seq_len, width)
+        self.residual = torch.empty(batch, num_layers + 1, seq_len, model.config.hidden_size)
+        self.block_calls: list[tuple[tuple[Any, ...], dict[str, Any]] | None] = [None] * num_layers
         self._handles: list[Any] = []
 
     @contextmanager
     def active(self) -> Iterator[None]:
-        def embeddings_hook(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-            hidden = args[0] if args else kwargs["hidden_states"]
-            self.residual[:, 0].copy_(hidden.detach())
-
-        self._handles.append(self.blocks[0].register_forward_pre_hook(embeddings_hook, with_kwargs=True))
         for index, block in enumerate(self.blocks):
-            self._handles.append(block.register_forward_hook(self._residual_hook(index)))
-            projection = self.projections[index]
-            if self.mlp is not None and projection is not None:
-                self._handles.append(projection.register_forward_pre_hook(self._mlp_hook(index)))
+            self._handles.append(block.register_forward_pre_hook(self._input_hook(index), with_kwargs=True))
+        self._handles.append(self.blocks[-1].register_forward_hook(self._output_hook(len(self.blocks))))
         try:
             yield
         finally:
@@ -305,16 +303,127 @@ class StreamRecorder:
                 handle.remove()
             self._handles.clear()
 
-    def _residual_hook(self, index: int) -> Callable[..., None]:
+    def _input_hook(self, index: int) -> Callable[..., None]:
+        def hook(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            if args:
+                hidden, rest, named = args[0], args[1:], dict(kwargs)
+            else:
+                named = dict(kwargs)
+                hidden, rest = named.pop("hidden_states"), ()
+            self.residual[:, index].copy_(hidden.detach())
+            self.block_calls[index] = (rest, named)
+
+        return hook
+
+    def _output_hook(self, index: int) -> Callable[..., None]:
         def hook(_module: nn.Module, _args: Any, output: Any) -> None:
             hidden = output[0] if isinstance(output, tuple) else output
-            self.residual[:, index + 1].copy_(hidden.detach())
+            self.residual[:, index].copy_(hidden.detach())
 
         return hook
 
-    def _mlp_hook(self, index: int) -> Callable[..., None]:
-        def hook(_module: nn.Module, args: tuple[Any, ...]) -> None:
-            assert self.mlp is not None
-            self.mlp[:, index].copy_(args[0].detach())
 
-        return hook
+@dataclass
+class LayerReplay:
+    """What one block computed inside, for the whole batch it was run with."""
+
+    attention: LayerAttentionInputs | None
+    mlp: torch.Tensor | None  # [batch, seq, mlp_width]
+
+
+class LayerReplayer:
+    """Runs one block again, on its recorded input and call arguments, with the attention recorder and an
+    MLP hook active. Same module, same inputs, same kernels: the same numbers as in the original pass.
+
+    The replayer keeps a reference to the model; the model must not be changed while its extractions are
+    in use (attention would then be recomputed with the new weights).
+    """
+
+    def __init__(self, model: nn.Module, route: str, streams: StreamRecorder) -> None:
+        self.model = model
+        self.route = route
+        self.blocks = streams.blocks
+        self.residual = streams.residual
+        self.block_calls = streams.block_calls
+        hidden = model.config.hidden_size
+        self.projections = [find_mlp_output_projection(block, hidden) for block in self.blocks]
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.blocks)
+
+    def replay(self, layer: int, want_attention: bool = True) -> LayerReplay:
+        call = self.block_calls[layer]
+        assert call is not None, f"block {layer} was not called in the recorded pass"
+        args, kwargs = call
+        recorder = AttentionRecorder(first_index=layer)
+        captured: dict[str, torch.Tensor] = {}
+        handles = []
+        projection = self.projections[layer]
+        if projection is not None:
+
+            def mlp_hook(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
+                captured["mlp"] = inputs[0].detach()
+
+            handles.append(projection.register_forward_pre_hook(mlp_hook))
+        context: Any = nullcontext()
+        if want_attention and self.route == "sdpa":
+            context = sdpa_capture(self.model, recorder)
+        elif want_attention and self.route == "gpt_neo":
+            context = gpt_neo_capture(self.model, recorder, only_layer=layer)
+        hidden = self.residual[:, layer].to(_device_of(self.blocks[layer]))
+        try:
+            with torch.inference_mode(), context:
+                self.blocks[layer](hidden, *args, **kwargs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return LayerReplay(attention=recorder.layers.get(layer), mlp=captured.get("mlp"))
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for parameter in module.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
+class LayerSource:
+    """Per-layer internals of one recorded batch: attention inputs and MLP neurons, replayed on demand.
+
+    Shared by the Extractions of one batch. A few replayed layers are kept (they are small: a layer's
+    query/key and MLP activations); the generic eager route brings its own stored attention maps.
+    """
+
+    _KEEP = 4
+
+    def __init__(self, replayer: LayerReplayer, stored: list[LayerAttentionInputs] | None = None) -> None:
+        self.replayer = replayer
+        self.stored = stored
+        self._recent: OrderedDict[int, LayerReplay] = OrderedDict()
+
+    @property
+    def num_layers(self) -> int:
+        return self.replayer.num_layers
+
+    @property
+    def has_mlp(self) -> bool:
+        return all(p is not None for p in self.replayer.projections)
+
+    def _replay(self, layer: int) -> LayerReplay:
+        if layer not in self._recent:
+            self._recent[layer] = self.replayer.replay(layer, want_attention=self.stored is None)
+            while len(self._recent) > self._KEEP:
+                self._recent.popitem(last=False)
+        self._recent.move_to_end(layer)
+        return self._recent[layer]
+
+    def attention_inputs(self, layer: int) -> LayerAttentionInputs:
+        if self.stored is not None:
+            return self.stored[layer]
+        inputs = self._replay(layer).attention
+        if inputs is None:
+            raise RuntimeError(f"layer {layer}: no attention call was seen when the block ran")
+        return inputs
+
+    def mlp(self, layer: int) -> torch.Tensor | None:
+        return self._replay(layer).mlp

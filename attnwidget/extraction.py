@@ -16,7 +16,7 @@ from typing import Any, overload
 import numpy as np
 import torch
 
-from .capture import LayerAttentionInputs
+from .capture import LayerSource
 
 NEURON_KINDS = ("residual", "mlp")
 
@@ -40,11 +40,14 @@ class Extraction:
     input_ids : int64 array [seq].
     tokens : the tokenizer's own token strings (e.g. ``"Ġcat"``), as the original project returned.
     display_tokens : readable text of each token (``" cat"``), newlines shown as ``↵``.
-    residual_stream : float32 [layers + 1, seq, hidden]: index 0 is the embedding output, index l + 1 the
-        output of layer l (before any final norm).
+    residual_stream : float32 [layers + 1, seq, hidden]: index l is the input of layer l (index 0: the
+        embeddings), the last index the output of the last layer (before any final norm).
     mlp_activations : float32 [layers, seq, mlp_width], the input of each MLP's output projection
-        (after the nonlinearity and gate); None if the model's MLP could not be located.
+        (after the nonlinearity and gate), computed when first read; None if the MLP could not be located.
     top_token_ids, top_probs : [seq, k] next-token predictions at each position (None for encoders).
+
+    Attention and MLP neurons of a layer are recomputed from the model when asked (one block is run again
+    on its recorded input), so the model must stay unchanged while its extractions are in use.
     """
 
     prompt: str
@@ -54,27 +57,27 @@ class Extraction:
     tokens: list[str]
     display_tokens: list[str]
     residual_stream: np.ndarray
-    mlp_activations: np.ndarray | None
     top_token_ids: np.ndarray | None
     top_probs: np.ndarray | None
     top_tokens: list[list[str]] | None
     is_causal: bool
-    attention_inputs: list[LayerAttentionInputs] = field(repr=False)
+    layers: LayerSource = field(repr=False)
     batch_index: int = 0
     _layer_cache: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict, repr=False)
+    _mlp_all: np.ndarray | None = field(default=None, repr=False)
 
     # ---- shape -------------------------------------------------------------------------------------
     @property
     def num_layers(self) -> int:
-        return len(self.attention_inputs)
+        return int(self.model_info["num_layers"])
 
     @property
     def num_heads(self) -> int:
-        return self.attention_inputs[0].num_heads
+        return int(self.model_info["num_heads"])
 
     @property
     def num_kv_heads(self) -> int:
-        return self.attention_inputs[0].num_kv_heads
+        return int(self.model_info["num_key_value_heads"])
 
     @property
     def seq_len(self) -> int:
@@ -113,7 +116,7 @@ class Extraction:
 
     def _compute(self, layer: int, heads: list[int] | None) -> np.ndarray:
         with torch.no_grad():
-            weights = self.attention_inputs[layer].weights(self.batch_index, self.seq_len, heads)
+            weights = self.layers.attention_inputs(layer).weights(self.batch_index, self.seq_len, heads)
         return weights.cpu().numpy()
 
     @property
@@ -133,9 +136,19 @@ class Extraction:
         layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
         if kind == "residual":
             return self.residual_stream[layer + 1]
-        if self.mlp_activations is None:
-            raise ValueError(f"MLP activations were not recorded for {self.model_name}")
-        return self.mlp_activations[layer]
+        if self._mlp_all is not None:
+            return self._mlp_all[layer]
+        mlp = self.layers.mlp(layer) if self.layers.has_mlp else None
+        if mlp is None:
+            raise ValueError(f"the MLP of {self.model_name} could not be located, so it has no neuron activations")
+        return mlp[self.batch_index, : self.seq_len].float().cpu().numpy()
+
+    @property
+    def mlp_activations(self) -> np.ndarray | None:
+        """float32 [layers, seq, mlp_width], all layers (computed on first read, then kept)."""
+        if self._mlp_all is None and self.layers.has_mlp:
+            self._mlp_all = np.stack([self.neuron_activations(i, "mlp") for i in range(self.num_layers)])
+        return self._mlp_all
 
     def top_predictions(self, position: int) -> list[tuple[str, float]]:
         """The model's top-k next-token predictions after `position`, as (token text, probability)."""
@@ -177,9 +190,9 @@ class Extraction:
             "hidden_states": lambda: list(self.residual_stream),
             "residual_stream": lambda: self.residual_stream,
             "mlp_activations": lambda: self.mlp_activations,
-            "top_predictions": lambda: [self.top_predictions(i) for i in range(self.seq_len)]
-            if self.top_tokens is not None
-            else None,
+            "top_predictions": lambda: (
+                [self.top_predictions(i) for i in range(self.seq_len)] if self.top_tokens is not None else None
+            ),
             "model_info": lambda: self.model_info,
         }
         if key not in entries:

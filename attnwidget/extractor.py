@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +18,8 @@ from .models import load_model, resolve_device
 from .tokens import display_tokens
 
 # Logits are computed this many positions at a time: a [seq, vocab] float32 block for SmolLM2 at 2048
-# tokens would be 400 MB, and only the top-k of each row is kept.
-_LOGIT_CHUNK = 256
+# tokens would be 400 MB, and only the top-k of each row is kept (64 rows: 12 MB).
+_LOGIT_CHUNK = 64
 # Prompts of one batch share a padded forward pass; keep the padded size moderate.
 _MAX_BATCH_TOKENS = 8192
 
@@ -76,6 +75,10 @@ class AttentionExtractor:
         self.tokenizer = tokenizer
         self.device = str(next(model.parameters()).device) if device is None else resolve_device(device)
         self.top_k = top_k
+        if getattr(model.config, "num_attention_heads", None) is None:
+            raise AttentionUnavailableError(
+                f"{self._describe()} has no attention heads, so there is no attention to show"
+            )
         self.route = _choose_route(model)
         self._info: dict[str, Any] | None = None
         self._recent: OrderedDict[str, Extraction] = OrderedDict()
@@ -124,6 +127,10 @@ class AttentionExtractor:
         return dict(self._info)
 
     # ---- internals ----------------------------------------------------------------------------------
+    def _describe(self) -> str:
+        architecture = type(self.model).__name__
+        return self.model_name if self.model_name == architecture else f"{self.model_name} ({architecture})"
+
     def _remember(self, extraction: Extraction) -> None:
         self._recent[extraction.prompt] = extraction
         while len(self._recent) > 4:
@@ -160,31 +167,30 @@ class AttentionExtractor:
         # Without padding, no mask: the model then takes its fastest (is_causal) kernel path.
         mask = padding_mask.to(device) if min(lengths) != longest else None
 
-        recorder = capture.AttentionRecorder()
         streams = capture.StreamRecorder(self.model, len(items), longest)
-        route_context: AbstractContextManager[None] = nullcontext()
-        if self.route == "sdpa":
-            route_context = capture.sdpa_capture(self.model, recorder)
-        elif self.route == "gpt_neo":
-            route_context = capture.gpt_neo_capture(self.model, recorder)
         base = self.model.base_model
-        with torch.inference_mode(), route_context, streams.active():
+        # The pass itself records only the residual stream and each block's call; attention and MLP
+        # neurons are recovered per layer later by replaying a block (see capture.LayerReplayer).
+        # The generic eager route is the exception: its maps can only come from output_attentions.
+        eager = self.route == "eager"
+        with torch.inference_mode(), streams.active():
             outputs = base(
                 input_ids=input_ids.to(device),
                 attention_mask=mask,
                 use_cache=False,
-                output_attentions=self.route == "eager",
+                output_attentions=eager,
             )
-            layers = self._collect_layers(recorder, outputs, len(streams.blocks))
+            stored = self._stored_attention(outputs) if eager else None
             top_ids, top_probs = self._predict(outputs.last_hidden_state, padding_mask)
+        if any(call is None for call in streams.block_calls):
+            raise AttentionUnavailableError(f"{self._describe()}: not every transformer block ran in the forward pass")
+        layers = capture.LayerSource(capture.LayerReplayer(self.model, self.route, streams), stored)
 
         info = self.get_model_info()
         results = []
         for row, item in enumerate(items):
             n = len(item.ids)
-            one_prompt = len(items) == 1
-            residual = streams.residual[row, :, :n]
-            mlp = None if streams.mlp is None else streams.mlp[row, :, :n]
+            residual = streams.residual[row, :, :n].numpy()
             results.append(
                 Extraction(
                     prompt=item.prompt,
@@ -193,37 +199,30 @@ class AttentionExtractor:
                     input_ids=np.asarray(item.ids, dtype=np.int64),
                     tokens=item.tokens,
                     display_tokens=item.display,
-                    # A batch keeps its padded buffers alive; copy so each result owns only its own rows.
-                    residual_stream=residual.numpy() if one_prompt else residual.numpy().copy(),
-                    mlp_activations=None if mlp is None else (mlp.numpy() if one_prompt else mlp.numpy().copy()),
+                    residual_stream=residual,
                     top_token_ids=None if top_ids is None else top_ids[row, :n],
                     top_probs=None if top_probs is None else top_probs[row, :n],
                     top_tokens=None if top_ids is None else self._decode_rows(top_ids[row, :n]),
                     is_causal=info["is_causal"],
-                    attention_inputs=layers,
+                    layers=layers,
                     batch_index=row,
                 )
             )
+        if self.route != "eager":
+            # Fail now, not on first use, if the model's attention does not go where we listen.
+            layers.attention_inputs(0)
         return results
 
-    def _collect_layers(self, recorder: capture.AttentionRecorder, outputs: Any, num_layers: int) -> list[Any]:
-        if self.route == "eager":
-            maps = getattr(outputs, "attentions", None)
-            if not maps or any(m is None for m in maps):
-                raise AttentionUnavailableError(
-                    f"{self.model_name} ({type(self.model).__name__}) returns no attention weights: it has no "
-                    "attention layers attnwidget can read"
-                )
-            return [
-                capture.LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=m.detach().float())
-                for m in maps
-            ]
-        if sorted(recorder.layers) != list(range(num_layers)):
+    def _stored_attention(self, outputs: Any) -> list[capture.LayerAttentionInputs]:
+        maps = getattr(outputs, "attentions", None)
+        if not maps or any(m is None for m in maps):
             raise AttentionUnavailableError(
-                f"{self.model_name} ({type(self.model).__name__}): attention was seen in "
-                f"{len(recorder.layers)} of {num_layers} layers, so its maps cannot be reported faithfully"
+                f"{self._describe()} returns no attention weights: it has no attention layers attnwidget can read"
             )
-        return [recorder.layers[i] for i in range(num_layers)]
+        return [
+            capture.LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=m.detach().float())
+            for m in maps
+        ]
 
     def _predict(self, final_hidden: torch.Tensor, padding_mask: torch.Tensor) -> tuple[Any, Any]:
         """Top-k next-token ids and probabilities at every position, logits computed in chunks."""
@@ -241,7 +240,9 @@ class AttentionExtractor:
             logits = head(final_hidden[:, start : start + _LOGIT_CHUNK]).float()
             if softcap:
                 logits = torch.tanh(logits / softcap) * softcap
-            probs, ids = torch.softmax(logits, dim=-1).topk(k, dim=-1)
+            # p = exp(logit - logsumexp): one reduction instead of a full softmax tensor.
+            top_logits, ids = logits.topk(k, dim=-1)
+            probs = torch.exp(top_logits - torch.logsumexp(logits, dim=-1, keepdim=True))
             top_ids[:, start : start + _LOGIT_CHUNK] = ids.cpu().numpy()
             top_probs[:, start : start + _LOGIT_CHUNK] = probs.cpu().numpy()
         return top_ids, top_probs

@@ -8,7 +8,9 @@ from typing import Any
 _VISIBLE = str.maketrans({"\n": "↵", "\r": "␍", "\t": "→"})
 
 
-def display_tokens(tokenizer: Any, prompt: str, input_ids: list[int], offsets: list[tuple[int, int]] | None) -> list[str]:
+def display_tokens(
+    tokenizer: Any, prompt: str, input_ids: list[int], offsets: list[tuple[int, int]] | None
+) -> list[str]:
     """One readable string per token.
 
     With character offsets (fast tokenizers) each token shows the slice of the prompt it covers, so

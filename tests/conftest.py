@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny random-weight models (tests/tiny_models.py) and the bundled models."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import transformers
+
+from attnwidget import AttentionExtractor
+from tests.tiny_models import TINY_KINDS, minilm_folder, tiny_model
+
+
+@pytest.fixture(scope="session")
+def bert_tokenizer() -> Any:
+    """The bundled MiniLM tokenizer (vocab 30522) also serves the tiny random models."""
+    return transformers.AutoTokenizer.from_pretrained(minilm_folder())
+
+
+@pytest.fixture(params=TINY_KINDS)
+def tiny_extractor(request: pytest.FixtureRequest, bert_tokenizer: Any) -> AttentionExtractor:
+    return AttentionExtractor(
+        model_name=f"tiny-{request.param}", model=tiny_model(request.param), tokenizer=bert_tokenizer
+    )
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> AttentionExtractor:
+    """The bundled SmolLM2-135M (converted from GGUF into the user cache on first use)."""
+    return AttentionExtractor("smollm2-135m")
