@@ -102,16 +102,18 @@ def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int], length
 class AttentionRecorder:
     """Collects `LayerAttentionInputs` per layer during one forward pass."""
 
-    def __init__(self, first_index: int = 0) -> None:
+    def __init__(self, first_index: int = 0, keep: bool = True) -> None:
         self.layers: dict[int, LayerAttentionInputs] = {}
+        self.keep = keep  # False: only count the calls
+        self.calls = 0
         # Layer index for modules that do not carry one: counted from here in call order.
-        self._calls = first_index
+        self._first_index = first_index
 
     def next_layer_index(self, module: nn.Module) -> int:
         index = getattr(module, "layer_idx", None)
         if not isinstance(index, int):
-            index = self._calls
-        self._calls += 1
+            index = self._first_index + self.calls
+        self.calls += 1
         return index
 
     def record_sdpa_call(
@@ -124,6 +126,9 @@ class AttentionRecorder:
         is_causal: bool | None,
         position_bias: torch.Tensor | None,
     ) -> None:
+        if not self.keep:
+            self.calls += 1
+            return
         # Mirror transformers' sdpa_attention_forward: it uses the kernel's causal flag only when no mask
         # is given and there is more than one query.
         module_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)

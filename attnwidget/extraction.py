@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .capture import LayerSource
+from .predictions import NextTokenPredictor
 
 NEURON_KINDS = ("residual", "mlp")
 
@@ -44,7 +45,8 @@ class Extraction:
         embeddings), the last index the output of the last layer (before any final norm).
     mlp_activations : float32 [layers, seq, mlp_width], the input of each MLP's output projection
         (after the nonlinearity and gate), computed when first read; None if the MLP could not be located.
-    top_token_ids, top_probs : [seq, k] next-token predictions at each position (None for encoders).
+    top_token_ids, top_probs : [seq, k] next-token predictions at each position, most likely first,
+        computed on first read from `final_hidden` (the model's last hidden state); None for encoders.
 
     Attention and MLP neurons of a layer are recomputed from the model when asked (one block is run again
     on its recorded input), so the model must stay unchanged while its extractions are in use.
@@ -57,14 +59,14 @@ class Extraction:
     tokens: list[str]
     display_tokens: list[str]
     residual_stream: np.ndarray
-    top_token_ids: np.ndarray | None
-    top_probs: np.ndarray | None
-    top_tokens: list[list[str]] | None
+    final_hidden: np.ndarray | None
+    predictor: NextTokenPredictor | None
     is_causal: bool
     layers: LayerSource = field(repr=False)
     batch_index: int = 0
     _layer_cache: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict, repr=False)
     _mlp_all: np.ndarray | None = field(default=None, repr=False)
+    _predictions: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     # ---- shape -------------------------------------------------------------------------------------
     @property
@@ -150,12 +152,39 @@ class Extraction:
             self._mlp_all = np.stack([self.neuron_activations(i, "mlp") for i in range(self.num_layers)])
         return self._mlp_all
 
+    def _all_predictions(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self._predictions is None and self.predictor is not None and self.final_hidden is not None:
+            self._predictions = self.predictor.top_k(self.final_hidden)
+        return self._predictions
+
+    @property
+    def top_token_ids(self) -> np.ndarray | None:
+        """int64 [seq, k]: the k most likely next tokens after each position (None for encoders)."""
+        predictions = self._all_predictions()
+        return None if predictions is None else predictions[0]
+
+    @property
+    def top_probs(self) -> np.ndarray | None:
+        """float32 [seq, k]: their probabilities (None for encoders)."""
+        predictions = self._all_predictions()
+        return None if predictions is None else predictions[1]
+
+    @property
+    def top_tokens(self) -> list[list[str]] | None:
+        """Decoded text of `top_token_ids`."""
+        ids = self.top_token_ids
+        return None if ids is None or self.predictor is None else self.predictor.texts(ids)
+
     def top_predictions(self, position: int) -> list[tuple[str, float]]:
         """The model's top-k next-token predictions after `position`, as (token text, probability)."""
-        if self.top_tokens is None or self.top_probs is None:
+        if self.predictor is None or self.final_hidden is None:
             raise ValueError(f"{self.model_name} is not a causal language model; it predicts no next token")
         position = check_index(position, self.seq_len, "position", "this prompt's token count")
-        return [(text, float(p)) for text, p in zip(self.top_tokens[position], self.top_probs[position])]
+        if self._predictions is not None:
+            ids, probs = self._predictions[0][position], self._predictions[1][position]
+        else:  # one row only: cheap, for a hover or the last token
+            ids, probs = (a[0] for a in self.predictor.top_k(self.final_hidden[position : position + 1]))
+        return [(text, float(p)) for text, p in zip(self.predictor.texts(ids)[0], probs)]
 
     # ---- statistics ------------------------------------------------------------------------------
     def attention_stats(self) -> dict[str, dict[str, Any]]:
@@ -191,7 +220,7 @@ class Extraction:
             "residual_stream": lambda: self.residual_stream,
             "mlp_activations": lambda: self.mlp_activations,
             "top_predictions": lambda: (
-                [self.top_predictions(i) for i in range(self.seq_len)] if self.top_tokens is not None else None
+                [self.top_predictions(i) for i in range(self.seq_len)] if self.predictor is not None else None
             ),
             "model_info": lambda: self.model_info,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,9 @@ from . import capture
 from .errors import AttentionUnavailableError
 from .extraction import NEURON_KINDS, Extraction
 from .models import load_model, resolve_device
+from .predictions import NextTokenPredictor
 from .tokens import display_tokens
 
-# Logits are computed this many positions at a time: a [seq, vocab] float32 block for SmolLM2 at 2048
-# tokens would be 400 MB, and only the top-k of each row is kept (64 rows: 12 MB).
-_LOGIT_CHUNK = 64
 # Prompts of one batch share a padded forward pass; keep the padded size moderate.
 _MAX_BATCH_TOKENS = 8192
 
@@ -73,6 +72,7 @@ class AttentionExtractor:
             self.model_name = str(model_name or getattr(model.config, "_name_or_path", "") or type(model).__name__)
         self.model = model
         self.tokenizer = tokenizer
+        self._info: dict[str, Any] | None = None
         self.device = str(next(model.parameters()).device) if device is None else resolve_device(device)
         self.top_k = top_k
         if getattr(model.config, "num_attention_heads", None) is None:
@@ -80,7 +80,9 @@ class AttentionExtractor:
                 f"{self._describe()} has no attention heads, so there is no attention to show"
             )
         self.route = _choose_route(model)
-        self._info: dict[str, Any] | None = None
+        is_causal = self.get_model_info()["is_causal"]
+        has_head = model.get_output_embeddings() is not None
+        self._predictor = NextTokenPredictor(model, tokenizer, top_k) if is_causal and has_head else None
         self._recent: OrderedDict[str, Extraction] = OrderedDict()
 
     # ---- the original project's API -------------------------------------------------------------
@@ -173,7 +175,10 @@ class AttentionExtractor:
         # neurons are recovered per layer later by replaying a block (see capture.LayerReplayer).
         # The generic eager route is the exception: its maps can only come from output_attentions.
         eager = self.route == "eager"
-        with torch.inference_mode(), streams.active():
+        # On the sdpa route, count the attention calls (nothing kept) to know they go where we listen.
+        counter = capture.AttentionRecorder(keep=False)
+        listening = capture.sdpa_capture(self.model, counter) if self.route == "sdpa" else nullcontext()
+        with torch.inference_mode(), streams.active(), listening:
             outputs = base(
                 input_ids=input_ids.to(device),
                 attention_mask=mask,
@@ -181,9 +186,15 @@ class AttentionExtractor:
                 output_attentions=eager,
             )
             stored = self._stored_attention(outputs) if eager else None
-            top_ids, top_probs = self._predict(outputs.last_hidden_state, padding_mask)
+            final_hidden = outputs.last_hidden_state.float().cpu().numpy()
         if any(call is None for call in streams.block_calls):
             raise AttentionUnavailableError(f"{self._describe()}: not every transformer block ran in the forward pass")
+        num_layers = len(streams.blocks)
+        if self.route == "sdpa" and counter.calls != num_layers:
+            raise AttentionUnavailableError(
+                f"{self._describe()}: {counter.calls} attention calls seen for {num_layers} layers, so its maps "
+                "cannot be reported faithfully"
+            )
         layers = capture.LayerSource(capture.LayerReplayer(self.model, self.route, streams), stored)
 
         info = self.get_model_info()
@@ -200,17 +211,13 @@ class AttentionExtractor:
                     tokens=item.tokens,
                     display_tokens=item.display,
                     residual_stream=residual,
-                    top_token_ids=None if top_ids is None else top_ids[row, :n],
-                    top_probs=None if top_probs is None else top_probs[row, :n],
-                    top_tokens=None if top_ids is None else self._decode_rows(top_ids[row, :n]),
+                    final_hidden=final_hidden[row, :n] if self._predictor is not None else None,
+                    predictor=self._predictor,
                     is_causal=info["is_causal"],
                     layers=layers,
                     batch_index=row,
                 )
             )
-        if self.route != "eager":
-            # Fail now, not on first use, if the model's attention does not go where we listen.
-            layers.attention_inputs(0)
         return results
 
     def _stored_attention(self, outputs: Any) -> list[capture.LayerAttentionInputs]:
@@ -223,39 +230,6 @@ class AttentionExtractor:
             capture.LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=m.detach().float())
             for m in maps
         ]
-
-    def _predict(self, final_hidden: torch.Tensor, padding_mask: torch.Tensor) -> tuple[Any, Any]:
-        """Top-k next-token ids and probabilities at every position, logits computed in chunks."""
-        if not self.get_model_info()["is_causal"]:
-            return None, None
-        head = self.model.get_output_embeddings()
-        if head is None:
-            return None, None
-        softcap = getattr(self.model.config, "final_logit_softcapping", None)
-        k = min(self.top_k, self.model.config.vocab_size)
-        batch, seq = padding_mask.shape
-        top_ids = np.zeros((batch, seq, k), dtype=np.int64)
-        top_probs = np.zeros((batch, seq, k), dtype=np.float32)
-        for start in range(0, seq, _LOGIT_CHUNK):
-            logits = head(final_hidden[:, start : start + _LOGIT_CHUNK]).float()
-            if softcap:
-                logits = torch.tanh(logits / softcap) * softcap
-            # p = exp(logit - logsumexp): one reduction instead of a full softmax tensor.
-            top_logits, ids = logits.topk(k, dim=-1)
-            probs = torch.exp(top_logits - torch.logsumexp(logits, dim=-1, keepdim=True))
-            top_ids[:, start : start + _LOGIT_CHUNK] = ids.cpu().numpy()
-            top_probs[:, start : start + _LOGIT_CHUNK] = probs.cpu().numpy()
-        return top_ids, top_probs
-
-    def _decode_rows(self, ids: np.ndarray) -> list[list[str]]:
-        cache: dict[int, str] = {}
-
-        def text(token_id: int) -> str:
-            if token_id not in cache:
-                cache[token_id] = self.tokenizer.decode([token_id])
-            return cache[token_id]
-
-        return [[text(int(t)) for t in row] for row in ids]
 
 
 def _choose_route(model: Any) -> str:

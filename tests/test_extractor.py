@@ -49,19 +49,23 @@ def test_display_tokens_have_no_tokenizer_artefacts(bert_tokenizer: Any) -> None
     assert result.display_tokens[0] == "[CLS]" and result.display_tokens[-1] == "[SEP]"
 
 
-def test_top_predictions_are_sorted_probabilities(gpt2: AttentionExtractor) -> None:
+def test_top_predictions_equal_the_models_own_softmax(gpt2: AttentionExtractor) -> None:
     result = gpt2.extract_activations(PROMPT)
-    assert result.top_probs is not None and result.top_token_ids is not None
-    assert result.top_probs.shape == (result.seq_len, 10)
-    assert np.all(np.diff(result.top_probs, axis=-1) <= 0)
-    # They equal the model's own softmax over its full logits.
     with torch.no_grad():
         logits = gpt2.model(torch.from_numpy(result.input_ids)[None]).logits[0]
     probs, ids = torch.softmax(logits, -1).topk(10)
+    # One position on its own (computed lazily, before the full table exists) ...
+    text, probability = result.top_predictions(-1)[0]
+    assert text == gpt2.tokenizer.decode([int(ids[-1, 0])])
+    assert probability == pytest.approx(float(probs[-1, 0]), abs=1e-6)
+    # ... and the full [seq, k] table.
+    assert result.top_probs is not None and result.top_token_ids is not None
+    assert result.top_probs.shape == (result.seq_len, 10)
+    assert np.all(np.diff(result.top_probs, axis=-1) <= 0)
     np.testing.assert_array_equal(result.top_token_ids, ids.numpy())
     np.testing.assert_allclose(result.top_probs, probs.numpy(), atol=1e-6)
-    text, probability = result.top_predictions(-1)[0]
-    assert isinstance(text, str) and probability == pytest.approx(float(probs[-1, 0]), abs=1e-6)
+    assert result.top_tokens is not None and result.top_tokens[-1][0] == text
+    assert result.top_predictions(-1)[0] == (text, pytest.approx(probability, abs=1e-7))
 
 
 def test_encoder_has_no_next_token_predictions(bert_tokenizer: Any) -> None:
