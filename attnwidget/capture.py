@@ -181,19 +181,19 @@ def _install_sdpa_wrapper() -> None:
     global _ORIGINAL_SDPA
     from transformers.modeling_utils import AttentionInterface
 
-    current = AttentionInterface._global_mapping["sdpa"]
+    current: Callable[..., Any] = AttentionInterface._global_mapping["sdpa"]  # type: ignore[assignment]
     if current is _capturing_sdpa:
         return
     _ORIGINAL_SDPA = current
     AttentionInterface.register("sdpa", _capturing_sdpa)
 
 
-def uses_attention_interface(model: nn.Module) -> bool:
+def uses_attention_interface(model: Any) -> bool:
     return bool(getattr(model, "_supports_attention_backend", False) and getattr(model, "_supports_sdpa", False))
 
 
 @contextmanager
-def sdpa_capture(model: nn.Module, recorder: AttentionRecorder) -> Iterator[None]:
+def sdpa_capture(model: Any, recorder: AttentionRecorder) -> Iterator[None]:
     """Run the model on sdpa with the recording wrapper active; restore its attention setting after."""
     _install_sdpa_wrapper()
     config = model.config
@@ -210,7 +210,7 @@ def sdpa_capture(model: nn.Module, recorder: AttentionRecorder) -> Iterator[None
 
 
 @contextmanager
-def gpt_neo_capture(model: nn.Module, recorder: AttentionRecorder, only_layer: int | None = None) -> Iterator[None]:
+def gpt_neo_capture(model: Any, recorder: AttentionRecorder, only_layer: int | None = None) -> Iterator[None]:
     """Wrap each GPT-Neo attention's `_attn` to record its (already split, unscaled) query and key."""
     blocks = model.base_model.h
     originals: list[tuple[nn.Module, Any]] = []
@@ -221,7 +221,7 @@ def gpt_neo_capture(model: nn.Module, recorder: AttentionRecorder, only_layer: i
         original = attention._attn
 
         def recording_attn(
-            self: nn.Module,
+            self: Any,
             query: torch.Tensor,
             key: torch.Tensor,
             value: torch.Tensor,
@@ -248,7 +248,7 @@ def gpt_neo_capture(model: nn.Module, recorder: AttentionRecorder, only_layer: i
             del attention._attn  # drop the instance attribute; the class method shows through again
 
 
-def find_layer_blocks(model: nn.Module) -> nn.ModuleList:
+def find_layer_blocks(model: Any) -> nn.ModuleList:
     """The list of transformer blocks: the first ModuleList as long as the model has layers."""
     num_layers = model.config.num_hidden_layers
     for module in model.modules():
@@ -261,8 +261,9 @@ def _in_out_features(module: nn.Module) -> tuple[int, int] | None:
     if isinstance(module, nn.Linear):
         return module.in_features, module.out_features
     # transformers' Conv1D (GPT-2) stores the weight as [in, out].
-    if type(module).__name__ == "Conv1D" and hasattr(module, "weight"):
-        return int(module.weight.shape[0]), int(module.weight.shape[1])
+    weight = getattr(module, "weight", None)
+    if type(module).__name__ == "Conv1D" and isinstance(weight, torch.Tensor):
+        return int(weight.shape[0]), int(weight.shape[1])
     return None
 
 
@@ -289,7 +290,7 @@ class StreamRecorder:
     instead of being kept for every layer.
     """
 
-    def __init__(self, model: nn.Module, batch: int, seq_len: int) -> None:
+    def __init__(self, model: Any, batch: int, seq_len: int) -> None:
         self.blocks = find_layer_blocks(model)
         num_layers = len(self.blocks)
         self.residual = torch.empty(batch, num_layers + 1, seq_len, model.config.hidden_size)
@@ -344,7 +345,7 @@ class LayerReplayer:
     in use (attention would then be recomputed with the new weights).
     """
 
-    def __init__(self, model: nn.Module, route: str, streams: StreamRecorder) -> None:
+    def __init__(self, model: Any, route: str, streams: StreamRecorder) -> None:
         self.model = model
         self.route = route
         self.blocks = streams.blocks
