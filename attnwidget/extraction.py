@@ -189,7 +189,9 @@ class Extraction:
     # ---- statistics ------------------------------------------------------------------------------
     def attention_stats(self) -> dict[str, dict[str, Any]]:
         """Per layer: mean, std and max of its attention weights (all heads, all cells, as the original
-        project computed them), mean row entropy in nats, and the same four values per head."""
+        project computed them), mean row entropy in nats, mean attention to the first token, and the same
+        values per head. (The mean of a softmax map is always 1/seq: rows sum to 1. It is kept for
+        compatibility; entropy and first-token attention are the informative ones.)"""
         stats: dict[str, dict[str, Any]] = {}
         for layer, maps in self.iter_attention():
             entropy = row_entropy(maps).mean(axis=-1)  # [heads]
@@ -198,12 +200,14 @@ class Extraction:
                 "std": maps.std(axis=(1, 2)),
                 "max": maps.max(axis=(1, 2)),
                 "entropy": entropy,
+                "first_token": maps[:, :, 0].mean(axis=-1),
             }
             stats[f"layer_{layer}"] = {
                 "mean": float(maps.mean()),
                 "std": float(maps.std()),
                 "max": float(maps.max()),
                 "entropy": float(entropy.mean()),
+                "first_token": float(maps[:, :, 0].mean()),
                 "per_head": {name: values.astype(np.float64).tolist() for name, values in per_head.items()},
             }
         return stats

@@ -1,0 +1,327 @@
+"""`AttentionVisualizer`: static matplotlib figures (PNG, SVG, PDF) with the original project's method names.
+
+Every method takes `save_path=` (the format follows the suffix) and returns the matplotlib Figure.
+Token labels are the readable display tokens; long prompts get thinned labels so they stay legible.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))  # figures are written to files; no window needed
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .extraction import Extraction, row_entropy
+
+# At most this many token labels on an axis; beyond it every n-th label is shown.
+MAX_LABELS = 48
+
+
+def _readable(tokens: Sequence[str]) -> list[str]:
+    """Tokens as labels: tokenizer artefacts (Ġ, ▁, Ċ) turned into what they mean."""
+    labels = []
+    for token in tokens:
+        text = str(token).replace("Ġ", " ").replace("▁", " ").replace("Ċ", "↵").replace("\n", "↵")
+        labels.append(text if text.strip() else repr(text))
+    return labels
+
+
+def _token_axis(axis: Any, tokens: Sequence[str], which: str) -> None:
+    labels = _readable(tokens)
+    step = max(1, int(np.ceil(len(labels) / MAX_LABELS)))
+    positions = list(range(0, len(labels), step))
+    shown = [labels[i] for i in positions]
+    if which == "x":
+        axis.set_xticks(positions)
+        axis.set_xticklabels(shown, rotation=90, fontsize=8)
+    else:
+        axis.set_yticks(positions)
+        axis.set_yticklabels(shown, fontsize=8)
+
+
+def _save(figure: Figure, save_path: str | os.PathLike[str] | None) -> Figure:
+    if save_path is not None:
+        path = Path(save_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+    return figure
+
+
+def _as_array(values: Any, what: str, ndim: tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float32)
+    if array.ndim not in ndim:
+        allowed = " or ".join(f"{n}-D" for n in ndim)
+        raise ValueError(f"{what} must be {allowed}, got shape {array.shape}")
+    return array
+
+
+def _check_head(head_idx: int, num_heads: int) -> int:
+    if not -num_heads <= head_idx < num_heads:
+        raise IndexError(f"head {head_idx} is out of range: {num_heads} heads (valid: 0..{num_heads - 1})")
+    return head_idx % num_heads
+
+
+class AttentionVisualizer:
+    """Static figures of attention, neurons and layer statistics.
+
+    Parameters
+    ----------
+    model_name : shown in titles (e.g. "smollm2-135m").
+    cmap : colour map for attention (sequential); neurons always use a diverging red/blue map.
+    """
+
+    def __init__(self, model_name: str | None = None, cmap: str = "viridis") -> None:
+        self.model_name = model_name
+        self.cmap = cmap
+
+    def _title(self, text: str) -> str:
+        return f"{self.model_name} · {text}" if self.model_name else text
+
+    # ---- attention ------------------------------------------------------------------------------------
+    def plot_attention_heatmap(
+        self,
+        attention_weights: Any,
+        tokens: Sequence[str],
+        layer_idx: int = 0,
+        head_idx: int = 0,
+        save_path: str | os.PathLike[str] | None = None,
+        gamma: float = 0.5,
+        title: str | None = None,
+    ) -> Figure:
+        """One head's attention map: rows are query tokens, columns the key tokens they attend to.
+
+        `attention_weights` is one layer's [heads, seq, seq] (as `result["attention_weights"][layer]`) or one
+        head's [seq, seq]. `gamma` < 1 brightens small weights (colour = weight ** gamma; 1 = linear).
+        """
+        maps = _as_array(attention_weights, "attention_weights", (2, 3))
+        if maps.ndim == 3:
+            maps = maps[_check_head(head_idx, maps.shape[0])]
+        if maps.shape != (len(tokens), len(tokens)):
+            raise ValueError(f"attention map is {maps.shape} but there are {len(tokens)} tokens")
+        size = min(12.0, 3.0 + 0.22 * len(tokens))
+        figure, axis = plt.subplots(figsize=(size + 1.2, size))
+        image = axis.imshow(np.power(maps, gamma), cmap=self.cmap, vmin=0, vmax=1, interpolation="nearest")
+        _token_axis(axis, tokens, "x")
+        _token_axis(axis, tokens, "y")
+        axis.set_xlabel("key (attended to)")
+        axis.set_ylabel("query (attending)")
+        axis.set_title(title or self._title(f"layer {layer_idx}, head {head_idx}"))
+        bar = figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+        ticks = np.array([0, 0.01, 0.1, 0.25, 0.5, 1.0])
+        bar.set_ticks(np.power(ticks, gamma))
+        bar.set_ticklabels([f"{t:g}" for t in ticks])
+        bar.set_label("attention weight" + (f" (colour ∝ weight^{gamma:g})" if gamma != 1 else ""))
+        return _save(figure, save_path)
+
+    def plot_all_heads(
+        self,
+        attention_weights: Any,
+        tokens: Sequence[str] | None = None,
+        layer_idx: int | None = 0,
+        save_path: str | os.PathLike[str] | None = None,
+        gamma: float = 0.5,
+        max_columns: int = 12,
+    ) -> Figure:
+        """A grid of heads: one layer's [heads, seq, seq] (rows of `max_columns`), or every layer when given
+        an Extraction, a list of layers or a [layers, heads, seq, seq] array (rows = layers, columns = heads).
+        """
+        if isinstance(attention_weights, Extraction):
+            tokens = tokens or attention_weights.display_tokens
+            layers = [maps for _, maps in attention_weights.iter_attention()]
+            grid = np.stack(layers)
+        elif isinstance(attention_weights, Sequence) and not isinstance(attention_weights, np.ndarray):
+            grid = np.stack([np.asarray(m, dtype=np.float32) for m in attention_weights])
+        else:
+            grid = _as_array(attention_weights, "attention_weights", (3, 4))
+        if grid.ndim == 3:  # one layer: wrap its heads into rows
+            heads = grid.shape[0]
+            columns = min(heads, max_columns)
+            rows = int(np.ceil(heads / columns))
+            cells = [(grid[h], f"head {h}") for h in range(heads)]
+            title = self._title(f"layer {layer_idx}, all {heads} heads" if layer_idx is not None else "all heads")
+        else:
+            rows, columns = grid.shape[0], grid.shape[1]
+            # Head numbers across the top, layer numbers down the left: no per-cell titles.
+            cells = [(grid[r, c], f"H{c}" if r == 0 else "") for r in range(rows) for c in range(columns)]
+            title = self._title(f"all {rows} layers × {columns} heads")
+        seq = grid.shape[-1]
+        if tokens is not None and len(tokens) != seq:
+            raise ValueError(f"attention maps are {seq} tokens long but {len(tokens)} tokens were given")
+        cell = 1.1 if rows * columns > 40 else 2.4
+        figure, axes = plt.subplots(rows, columns, figsize=(cell * columns, cell * rows + 0.6), squeeze=False)
+        for index, axis in enumerate(axes.ravel()):
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if index >= len(cells):
+                axis.axis("off")
+                continue
+            maps, label = cells[index]
+            axis.imshow(np.power(maps, gamma), cmap=self.cmap, vmin=0, vmax=1, interpolation="nearest")
+            if label:
+                axis.set_title(label, fontsize=8 if rows * columns > 40 else 9, pad=2)
+            if grid.ndim == 4 and index % columns == 0:
+                axis.set_ylabel(f"L{index // columns}", fontsize=8, rotation=0, labelpad=12, va="center")
+        if tokens is not None:
+            figure.text(0.5, 0.005, self._prompt_caption(tokens), ha="center", va="bottom", fontsize=8, wrap=True)
+        figure.suptitle(title)
+        figure.tight_layout(rect=(0, 0.03, 1, 0.97))
+        return _save(figure, save_path)
+
+    @staticmethod
+    def _prompt_caption(tokens: Sequence[str]) -> str:
+        text = "".join(_readable(tokens))
+        return f"{len(tokens)} tokens: " + (text if len(text) <= 140 else text[:137] + "…")
+
+    # ---- neurons ------------------------------------------------------------------------------------
+    def plot_neuron_activations(
+        self,
+        activations: Any,
+        tokens: Sequence[str],
+        layer_idx: int | None = None,
+        top_k: int = 20,
+        save_path: str | os.PathLike[str] | None = None,
+        kind: str = "residual",
+    ) -> Figure:
+        """The `top_k` neurons whose activation varies most across tokens, × tokens; red positive, blue negative.
+
+        `activations` is [seq, width] (e.g. `result.neuron_activations(layer, "mlp")`).
+        """
+        values = _as_array(activations, "activations", (2,))
+        if values.shape[0] != len(tokens):
+            raise ValueError(f"activations have {values.shape[0]} rows but there are {len(tokens)} tokens")
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        neurons = top_variable_neurons(values, top_k)
+        chosen = values[:, neurons].T  # [k, seq]
+        limit = float(np.abs(chosen).max()) or 1.0
+        width = min(16.0, 3.0 + 0.25 * len(tokens))
+        figure, axis = plt.subplots(figsize=(width, 1.5 + 0.28 * len(neurons)))
+        image = axis.imshow(chosen, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+        _token_axis(axis, tokens, "x")
+        axis.set_yticks(range(len(neurons)))
+        axis.set_yticklabels([f"n{n}" for n in neurons], fontsize=8)
+        axis.set_ylabel(f"{len(neurons)} most variable neurons")
+        where = f"layer {layer_idx} " if layer_idx is not None else ""
+        axis.set_title(self._title(f"{where}{'MLP neurons' if kind == 'mlp' else 'residual stream'}"))
+        figure.colorbar(image, ax=axis, fraction=0.03, pad=0.02).set_label("activation")
+        return _save(figure, save_path)
+
+    def plot_activation_comparison(
+        self,
+        results: Mapping[str, Extraction] | Sequence[Extraction],
+        layer_idx: int = -1,
+        neuron_indices: Sequence[int] | None = None,
+        kind: str = "residual",
+        top_k: int = 6,
+        save_path: str | os.PathLike[str] | None = None,
+    ) -> Figure:
+        """How chosen neurons respond across prompts: one panel per neuron, one line per prompt over tokens.
+
+        Without `neuron_indices`, the `top_k` neurons whose mean activation differs most between prompts.
+        """
+        extractions = list(results.values()) if isinstance(results, Mapping) else list(results)
+        if len(extractions) < 2:
+            raise ValueError(f"comparing needs at least 2 prompts, got {len(extractions)}")
+        per_prompt = [e.neuron_activations(layer_idx, kind) for e in extractions]
+        width = per_prompt[0].shape[1]
+        if neuron_indices is None:
+            # Position 0 carries huge "attention sink" activations in many models; choose by the rest.
+            means = np.stack([(a[1:] if len(a) > 1 else a).mean(axis=0) for a in per_prompt])  # [prompts, width]
+            neurons = [int(n) for n in np.argsort(-(means.max(axis=0) - means.min(axis=0)))[:top_k]]
+        else:
+            neurons = [int(n) for n in neuron_indices]
+            bad = [n for n in neurons if not 0 <= n < width]
+            if bad:
+                raise IndexError(f"neurons {bad} are out of range: this layer has {width} (valid: 0..{width - 1})")
+        columns = min(3, len(neurons))
+        rows = int(np.ceil(len(neurons) / columns))
+        figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.2 * rows + 0.8), squeeze=False)
+        for index, axis in enumerate(axes.ravel()):
+            if index >= len(neurons):
+                axis.axis("off")
+                continue
+            neuron = neurons[index]
+            for extraction, values in zip(extractions, per_prompt):
+                label = extraction.prompt if len(extraction.prompt) <= 40 else extraction.prompt[:37] + "…"
+                axis.plot(values[:, neuron], marker="o", markersize=3, label=label)
+            axis.axhline(0, color="0.7", linewidth=0.8)
+            axis.set_title(f"neuron {neuron}", fontsize=10)
+            axis.set_xlabel("token position")
+            axis.set_ylabel("activation")
+        handles, labels = axes.ravel()[0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
+        layer_name = f"layer {layer_idx}" if layer_idx >= 0 else f"layer {extractions[0].num_layers + layer_idx}"
+        figure.suptitle(
+            self._title(f"{layer_name} {'MLP neurons' if kind == 'mlp' else 'residual stream'} across prompts")
+        )
+        figure.tight_layout(rect=(0, 0.08, 1, 0.96))
+        return _save(figure, save_path)
+
+    # ---- statistics ---------------------------------------------------------------------------------
+    def plot_layer_statistics(
+        self,
+        stats: Mapping[str, Mapping[str, Any]] | Extraction,
+        save_path: str | os.PathLike[str] | None = None,
+    ) -> Figure:
+        """Per layer: mean, std, mean row entropy of attention and attention to the first token; each head a
+        dot, the layer's value a line.
+
+        `stats` is `extractor.get_attention_stats(prompt)` (or an Extraction, whose stats are computed).
+        """
+        if isinstance(stats, Extraction):
+            stats = stats.attention_stats()
+        names = list(stats)
+        if not names:
+            raise ValueError("stats is empty: pass extractor.get_attention_stats(prompt)")
+        layers = np.arange(len(names))
+        panels = [
+            ("mean", "mean weight"),
+            ("std", "std of weights"),
+            ("entropy", "mean row entropy (nats)"),
+            ("first_token", "attention to the first token"),
+        ]
+        panels = [(key, label) for key, label in panels if key in stats[names[0]]]
+        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+        for axis, (metric, label) in zip(axes[0], panels):
+            per_head = np.array([stats[name]["per_head"][metric] for name in names])  # [layers, heads]
+            spread = axis.scatter(
+                np.repeat(layers, per_head.shape[1]), per_head.ravel(), s=9, color="tab:blue", alpha=0.35, linewidths=0
+            )
+            (line,) = axis.plot(layers, [stats[name][metric] for name in names], color="tab:red", linewidth=2)
+            axis.set_xlabel("layer")
+            axis.set_title(label)
+            axis.grid(alpha=0.3)
+            if metric == "mean":
+                # Rows of a softmax map sum to 1, so every head's mean is 1/seq: say so rather than plot noise.
+                value = float(np.mean(per_head))
+                axis.set_ylim(0, 2 * value if value > 0 else 1)
+                axis.text(
+                    0.5,
+                    0.15,
+                    "= 1/seq in every head\n(each row sums to 1)",
+                    transform=axis.transAxes,
+                    ha="center",
+                    fontsize=8,
+                    color="0.35",
+                )
+        axes[0][0].legend([line, spread], ["layer (all heads)", "one head"], fontsize=8, loc="upper right")
+        figure.suptitle(self._title("attention statistics per layer (dots: heads)"))
+        figure.tight_layout()
+        return _save(figure, save_path)
+
+
+def top_variable_neurons(activations: np.ndarray, top_k: int) -> list[int]:
+    """Indices of the `top_k` columns of [seq, width] with the largest variance across tokens."""
+    variance = activations.var(axis=0)
+    return [int(n) for n in np.argsort(-variance)[: min(top_k, activations.shape[1])]]
+
+
+__all__ = ["AttentionVisualizer", "row_entropy", "top_variable_neurons"]
