@@ -64,8 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def print_summary(prompt: str, model: str | None, top: int) -> None:
     import numpy as np
 
-    from .extraction import row_entropy
     from .extractor import AttentionExtractor
+    from .report import rank_focused_heads
 
     started = time.perf_counter()
     print(f"loading {model or 'smollm2-135m'} ...", file=sys.stderr, flush=True)
@@ -84,22 +84,15 @@ def print_summary(prompt: str, model: str | None, top: int) -> None:
         predictions = ", ".join(f"{text!r} {p:.1%}" for text, p in result.top_predictions(-1)[:top])
         print(f"next     {predictions}")
 
-    # Most focused heads: lowest mean row entropy, leaving out the first rows (which see few tokens) and
-    # heads that mostly look at the first token (an "attention sink", not a pattern).
-    first_row = min(3, result.seq_len - 1)
-    rows = []
-    for layer, maps in result.iter_attention():
-        entropy = row_entropy(maps[:, first_row:]).mean(axis=-1)
-        sink = maps[:, first_row:, 0].mean(axis=-1)
-        last_target = maps[:, -1].argmax(axis=-1)
-        for head in range(result.num_heads):
-            rows.append((float(entropy[head]), float(sink[head]), layer, head, int(last_target[head])))
-    focused = sorted((r for r in rows if r[1] < 0.5), key=lambda r: r[0])[:top]
+    ranked = rank_focused_heads(result)
     print("heads    most focused (lowest entropy, first-token sinks left out):")
-    for entropy, _sink, layer, head, target in focused:
-        text = result.display_tokens[target]
-        print(f"         L{layer:<2d} H{head:<2d} entropy {entropy:.2f} nats, last token looks at {text!r} (#{target})")
-    sinks = float(np.mean([r[1] for r in rows]))
+    for head in [h for h in ranked if h.sink < 0.5][:top]:
+        text = result.display_tokens[head.last_token_target]
+        print(
+            f"         L{head.layer:<2d} H{head.head:<2d} entropy {head.entropy:.2f} nats, "
+            f"last token looks at {text!r} (#{head.last_token_target})"
+        )
+    sinks = float(np.mean([h.sink for h in ranked]))
     print(f"sinks    on average {sinks:.0%} of attention goes to the first token")
     print(
         f"time     load {loaded - started:.1f} s, extraction {extracted - loaded:.2f} s",

@@ -250,8 +250,7 @@ class AttentionVisualizer:
                 continue
             neuron = neurons[index]
             for extraction, values in zip(extractions, per_prompt):
-                label = extraction.prompt if len(extraction.prompt) <= 40 else extraction.prompt[:37] + "…"
-                axis.plot(values[:, neuron], marker="o", markersize=3, label=label)
+                axis.plot(values[:, neuron], marker="o", markersize=3, label=_shorten(extraction.prompt))
             axis.axhline(0, color="0.7", linewidth=0.8)
             axis.set_title(f"neuron {neuron}", fontsize=10)
             axis.set_xlabel("token position")
@@ -268,17 +267,24 @@ class AttentionVisualizer:
     # ---- statistics ---------------------------------------------------------------------------------
     def plot_layer_statistics(
         self,
-        stats: Mapping[str, Mapping[str, Any]] | Extraction,
+        stats: Mapping[str, Mapping[str, Any]] | Extraction | Sequence[Extraction],
         save_path: str | os.PathLike[str] | None = None,
     ) -> Figure:
         """Per layer: mean, std, mean row entropy of attention and attention to the first token; each head a
         dot, the layer's value a line.
 
-        `stats` is `extractor.get_attention_stats(prompt)` (or an Extraction, whose stats are computed).
+        `stats` is `extractor.get_attention_stats(prompt)`, an Extraction (its stats are computed), or several
+        Extractions: then one line per prompt (heads' dots for all of them), to compare phrasings.
         """
         if isinstance(stats, Extraction):
-            stats = stats.attention_stats()
-        names = list(stats)
+            series = [("layer (all heads)", stats.attention_stats())]
+        elif isinstance(stats, Sequence) and stats and all(isinstance(e, Extraction) for e in stats):
+            series = [(_shorten(e.prompt), e.attention_stats()) for e in stats]
+        elif isinstance(stats, Mapping):
+            series = [("layer (all heads)", stats)]
+        else:
+            raise TypeError("stats must be get_attention_stats(...) output, an Extraction or a list of them")
+        names = list(series[0][1])
         if not names:
             raise ValueError("stats is empty: pass extractor.get_attention_stats(prompt)")
         layers = np.arange(len(names))
@@ -288,34 +294,38 @@ class AttentionVisualizer:
             ("entropy", "mean row entropy (nats)"),
             ("first_token", "attention to the first token"),
         ]
-        panels = [(key, label) for key, label in panels if key in stats[names[0]]]
-        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+        panels = [(key, label) for key, label in panels if key in series[0][1][names[0]]]
+        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+        colours = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+        handles = []
         for axis, (metric, label) in zip(axes[0], panels):
-            per_head = np.array([stats[name]["per_head"][metric] for name in names])  # [layers, heads]
-            spread = axis.scatter(
-                np.repeat(layers, per_head.shape[1]), per_head.ravel(), s=9, color="tab:blue", alpha=0.35, linewidths=0
-            )
-            (line,) = axis.plot(layers, [stats[name][metric] for name in names], color="tab:red", linewidth=2)
+            handles = []
+            for index, (_name, one) in enumerate(series):
+                colour = colours[index % len(colours)]
+                per_head = np.array([one[name]["per_head"][metric] for name in names])  # [layers, heads]
+                axis.scatter(
+                    np.repeat(layers, per_head.shape[1]), per_head.ravel(), s=8, color=colour, alpha=0.25, linewidths=0
+                )
+                (line,) = axis.plot(layers, [one[name][metric] for name in names], color=colour, linewidth=2)
+                handles.append(line)
             axis.set_xlabel("layer")
             axis.set_title(label)
             axis.grid(alpha=0.3)
             if metric == "mean":
                 # Rows of a softmax map sum to 1, so every head's mean is 1/seq: say so rather than plot noise.
-                value = float(np.mean(per_head))
+                value = max(float(one[names[0]]["mean"]) for _, one in series)
                 axis.set_ylim(0, 2 * value if value > 0 else 1)
-                axis.text(
-                    0.5,
-                    0.15,
-                    "= 1/seq in every head\n(each row sums to 1)",
-                    transform=axis.transAxes,
-                    ha="center",
-                    fontsize=8,
-                    color="0.35",
-                )
-        axes[0][0].legend([line, spread], ["layer (all heads)", "one head"], fontsize=8, loc="upper right")
-        figure.suptitle(self._title("attention statistics per layer (dots: heads)"))
-        figure.tight_layout()
+                axis.text(0.5, 0.12, "= 1/seq in every head\n(each row sums to 1)", transform=axis.transAxes,
+                          ha="center", fontsize=8, color="0.35")  # fmt: skip
+        labels = [name for name, _ in series]
+        figure.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
+        figure.suptitle(self._title("attention statistics per layer (lines: layer average; dots: heads)"))
+        figure.tight_layout(rect=(0, 0.07, 1, 1))
         return _save(figure, save_path)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def top_variable_neurons(activations: np.ndarray, top_k: int) -> list[int]:
