@@ -8,14 +8,17 @@ from .errors import AttentionUnavailableError, ModelLoadError
 from .extraction import Extraction
 from .extractor import AttentionExtractor
 from .models import BUNDLED_MODELS, DEFAULT_MODEL, load_model
+from .widget import AttentionWidget, show
 
 __all__ = [
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "AttentionExtractor",
     "AttentionUnavailableError",
+    "AttentionWidget",
     "Extraction",
     "ModelLoadError",
     "load_model",
+    "show",
 ]
 __version__ = "0.1.0"

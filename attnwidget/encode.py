@@ -1,0 +1,183 @@
+"""Arrays → compact bytes for the browser. The one place that decides how numbers travel.
+
+The widget (`widget.py`) and the standalone HTML export both use these functions, and `js/decode.ts`
+reads what they write. Every encoding is little-endian, C order, and described here:
+
+thumbnails
+    uint8 ``[layers, heads, T, T]``; ``T = thumbnail_size(...) ≤ 128``. Square-root companded:
+    a byte ``q`` stands for the weight ``(q / 255) ** 2``, so weights down to ~1.5e-5 stay non-zero.
+    When ``seq_len > T`` the map is max-pooled over the bins ``pool_edges(seq_len, T)`` so that
+    one-token-wide stripes (diagonal, previous-token, induction) survive.
+attention map (the selected head)
+    float16 of side ``n = min(seq_len, MAP_MAX_SIZE)`` (max-pooled as above when ``seq_len > n``).
+    Layout ``"lower"`` (causal models): row ``i`` holds its ``i + 1`` values ``[0..i]``, rows
+    concatenated, ``n (n + 1) / 2`` values. Layout ``"full"``: ``n × n`` values.
+stats
+    float32 ``[len(STAT_NAMES), layers, heads]``, see `STAT_NAMES`.
+neurons
+    float16 ``[k, seq_len]``: the ``k`` neurons of one layer with the largest variance over tokens,
+    most variable first (their indices travel as JSON ints).
+prediction probabilities
+    float16 ``[seq_len, k]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+# The grid's thumbnails get at most this many bytes in all; 30 x 9 heads gives 64² each.
+THUMBNAIL_BUDGET = 1_200_000
+THUMBNAIL_MAX_SIZE = 128
+# The selected head is sent at full resolution up to this side, max-pooled above it: 1024² float16 in
+# the lower triangle is 1 MiB, which keeps the initial state under 3 MiB at any length.
+MAP_MAX_SIZE = 1024
+# Every message must stay far below Tornado's 10 MiB limit.
+MESSAGE_LIMIT = 8 * 1024 * 1024
+FLOAT16_MAX = 65504.0
+
+STAT_NAMES = ("peak", "entropy", "first", "previous")
+STAT_LABELS = {
+    "peak": "mean of each query's largest weight",
+    "entropy": "mean row entropy (nats)",
+    "first": "mean attention to the first token",
+    "previous": "mean attention to the previous token",
+}
+
+
+# ---- pooling ---------------------------------------------------------------------------------------
+def pool_edges(length: int, bins: int) -> np.ndarray:
+    """Bin edges ``floor(i * length / bins)`` for ``i = 0..bins``: every bin non-empty when bins ≤ length."""
+    if bins < 1 or bins > length:
+        raise ValueError(f"bins must be in 1..{length}, got {bins}")
+    return (np.arange(bins + 1, dtype=np.int64) * length) // bins
+
+
+def max_pool(maps: np.ndarray, bins: int) -> np.ndarray:
+    """Max-pool the last two axes (square, side n) of `maps` down to ``bins × bins``."""
+    n = maps.shape[-1]
+    if bins == n:
+        return maps
+    starts = pool_edges(n, bins)[:-1]
+    pooled = np.maximum.reduceat(maps, starts, axis=-1)
+    return np.maximum.reduceat(pooled, starts, axis=-2)
+
+
+# ---- thumbnails and statistics ---------------------------------------------------------------------
+def thumbnail_size(num_maps: int, seq_len: int, budget: int = THUMBNAIL_BUDGET) -> int:
+    """Side of each thumbnail: as large as the byte budget allows, at most 128 and at most seq_len."""
+    side = int(np.sqrt(budget / max(num_maps, 1)))
+    return max(1, min(seq_len, THUMBNAIL_MAX_SIZE, side))
+
+
+def compand_uint8(weights: np.ndarray) -> np.ndarray:
+    """Weights in [0, 1] → uint8 with ``q = round(255 * sqrt(w))``."""
+    return np.rint(np.sqrt(np.clip(weights, 0.0, 1.0)) * 255.0).astype(np.uint8)
+
+
+def expand_uint8(codes: np.ndarray) -> np.ndarray:
+    """The inverse of `compand_uint8`: ``(q / 255) ** 2`` as float32."""
+    return np.square(codes.astype(np.float32) / 255.0)
+
+
+def layer_stats(maps: np.ndarray) -> np.ndarray:
+    """float32 [len(STAT_NAMES), heads] for one layer's maps [heads, seq, seq]."""
+    heads, seq, _ = maps.shape
+    logs = np.log(np.maximum(maps, np.float32(1e-30)))
+    logs *= maps
+    entropy = -logs.sum(axis=-1).mean(axis=-1)
+    previous = np.diagonal(maps, offset=-1, axis1=1, axis2=2).sum(axis=-1) / seq if seq > 1 else np.zeros(heads)
+    return np.stack([maps.max(axis=-1).mean(axis=-1), entropy, maps[:, :, 0].mean(axis=-1), previous]).astype(
+        np.float32
+    )
+
+
+def attention_summary(
+    layers: Iterable[tuple[int, np.ndarray]], num_layers: int, num_heads: int, seq_len: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over every layer's maps: (thumbnails uint8 [L, H, T, T], stats float32 [S, L, H])."""
+    side = thumbnail_size(num_layers * num_heads, seq_len)
+    thumbnails = np.zeros((num_layers, num_heads, side, side), dtype=np.uint8)
+    stats = np.zeros((len(STAT_NAMES), num_layers, num_heads), dtype=np.float32)
+    for layer, maps in layers:
+        thumbnails[layer] = compand_uint8(max_pool(maps, side))
+        stats[:, layer] = layer_stats(maps)
+    return thumbnails, stats
+
+
+# ---- the selected head -----------------------------------------------------------------------------
+def map_size(seq_len: int) -> int:
+    return min(seq_len, MAP_MAX_SIZE)
+
+
+@lru_cache(maxsize=4)
+def _lower_mask(size: int) -> np.ndarray:
+    # Cached: building index arrays for 1024² costs ~10 ms, a third of a head switch.
+    mask = np.tri(size, dtype=bool)
+    mask.setflags(write=False)
+    return mask
+
+
+def encode_attention_map(weights: np.ndarray, causal: bool) -> tuple[bytes, dict[str, Any]]:
+    """One head's [seq, seq] map → (float16 bytes, info); info describes the layout for the decoder."""
+    if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+        raise ValueError(f"expected a square [seq, seq] map, got shape {weights.shape}")
+    seq_len = weights.shape[0]
+    size = map_size(seq_len)
+    pooled = max_pool(weights, size).astype(np.float16)
+    data = pooled[_lower_mask(size)].tobytes() if causal else pooled.tobytes()
+    info = {
+        "dtype": "float16",
+        "size": size,
+        "seq_len": seq_len,
+        "layout": "lower" if causal else "full",
+        "pooled": size < seq_len,
+    }
+    return data, info
+
+
+def decode_attention_map(data: bytes, info: dict[str, Any]) -> np.ndarray:
+    """The inverse of `encode_attention_map`: float32 [size, size], zeros above the diagonal if causal."""
+    size = int(info["size"])
+    values = np.frombuffer(data, dtype="<f2").astype(np.float32)
+    if info["layout"] == "full":
+        return values.reshape(size, size)
+    full = np.zeros((size, size), dtype=np.float32)
+    full[_lower_mask(size)] = values
+    return full
+
+
+# ---- neurons and predictions -----------------------------------------------------------------------
+def to_float16(values: np.ndarray) -> np.ndarray:
+    """float16, saturating instead of overflowing to inf."""
+    return np.clip(values, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+
+
+def top_variable_neurons(activations: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` columns of [seq, width] with the largest variance over tokens, largest first."""
+    variance = activations.var(axis=0, dtype=np.float64)
+    k = min(k, variance.shape[0])
+    top = np.argpartition(-variance, k - 1)[:k]
+    return top[np.argsort(-variance[top], kind="stable")]
+
+
+def encode_neurons(activations: np.ndarray, k: int) -> tuple[bytes, list[int]]:
+    """[seq, width] activations → (float16 bytes [k, seq], neuron indices)."""
+    indices = top_variable_neurons(activations, k)
+    values = np.ascontiguousarray(activations[:, indices].T)
+    return to_float16(values).tobytes(), [int(i) for i in indices]
+
+
+def decode_float16(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(data, dtype="<f2").astype(np.float32).reshape(shape)
+
+
+def decode_uint8(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def decode_float32(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(data, dtype="<f4").reshape(shape)

@@ -1,0 +1,148 @@
+// Colour lookup tables and the scales that turn attention weights into LUT positions.
+import type { ColorScale } from "./model";
+
+export type RGB = [number, number, number];
+
+/** Viridis at 9 evenly spaced stops; dark for 0, yellow for 1; readable on light and dark pages. */
+const VIRIDIS: RGB[] = [
+  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
+  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
+];
+const NEGATIVE: RGB = [33, 102, 172];
+const POSITIVE: RGB = [178, 24, 43];
+
+/** Pack a colour as the Uint32 an ImageData buffer holds on little-endian machines (ABGR). */
+export function packRGBA([r, g, b]: RGB, alpha = 255): number {
+  return ((alpha << 24) | (b << 16) | (g << 8) | r) >>> 0;
+}
+
+export function unpackRGBA(packed: number): [number, number, number, number] {
+  return [packed & 255, (packed >>> 8) & 255, (packed >>> 16) & 255, packed >>> 24];
+}
+
+function mix(a: RGB, b: RGB, t: number): RGB {
+  return [0, 1, 2].map((i) => Math.round(a[i] + (b[i] - a[i]) * t)) as RGB;
+}
+
+/** 256 packed colours interpolated through `stops`. */
+export function lutFromStops(stops: RGB[]): Uint32Array {
+  const lut = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    const x = (i / 255) * (stops.length - 1);
+    const k = Math.min(stops.length - 2, Math.floor(x));
+    lut[i] = packRGBA(mix(stops[k], stops[k + 1], x - k));
+  }
+  return lut;
+}
+
+export const sequentialLut = (): Uint32Array => lutFromStops(VIRIDIS);
+
+/** Blue (negative) → `middle` (the page background, so zero disappears into it) → red (positive). */
+export function divergingLut(middle: RGB): Uint32Array {
+  const lut = lutFromStops([NEGATIVE, mix(NEGATIVE, middle, 0.55), middle, mix(POSITIVE, middle, 0.55), POSITIVE]);
+  // 0.5 rounds to index 128 and the true middle falls between 127 and 128: both are exactly the background.
+  lut[127] = lut[128] = packRGBA(middle);
+  return lut;
+}
+
+export function cssColor([r, g, b]: RGB, alpha = 1): string {
+  return alpha >= 1 ? `rgb(${r},${g},${b})` : `rgba(${r},${g},${b},${alpha})`;
+}
+
+/** "rgb(1, 2, 3)" / "#abc" / "#aabbcc" → RGB; `fallback` for anything else. */
+export function parseColor(text: string, fallback: RGB): RGB {
+  const value = text.trim();
+  const rgb = /^rgba?\(\s*([\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)/i.exec(value);
+  if (rgb) return [Number(rgb[1]), Number(rgb[2]), Number(rgb[3])].map((c) => Math.round(c)) as RGB;
+  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(value);
+  if (hex) {
+    const h = hex[1].length === 3 ? [...hex[1]].map((c) => c + c).join("") : hex[1];
+    return [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16)) as RGB;
+  }
+  return fallback;
+}
+
+/** Decades shown by the log scale below the map's maximum. */
+export const LOG_DECADES = 4;
+/** Marks masked cells (above the diagonal of a causal map); painted in the mask colour. */
+export const MASKED = -1;
+
+/**
+ * Weights (rows × cols) → intensities in [0, 1] (LUT position / 255), or MASKED where `causal` hides a key.
+ * linear: w / max; gamma: √(w / max); row: w / (its row's max); log: LOG_DECADES decades below max.
+ */
+export function intensities(
+  weights: Float32Array, rows: number, cols: number, scale: ColorScale, causal: boolean,
+): Float32Array {
+  const out = new Float32Array(rows * cols);
+  let max = 0;
+  for (let i = 0; i < weights.length; i++) if (weights[i] > max) max = weights[i];
+  const inv = max > 0 ? 1 / max : 0;
+  const logMax = Math.log10(max || 1);
+  const logSpan = 1 / LOG_DECADES;
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    // Causal maps keep keys 0..q; at pooled resolution the last visible key bin is the diagonal one.
+    const last = causal ? Math.min(cols - 1, Math.floor(((r + 1) * cols - 1) / rows)) : cols - 1;
+    let rowInv = inv;
+    if (scale === "row") {
+      let rowMax = 0;
+      for (let c = 0; c <= last; c++) if (weights[base + c] > rowMax) rowMax = weights[base + c];
+      rowInv = rowMax > 0 ? 1 / rowMax : 0;
+    }
+    for (let c = 0; c < cols; c++) {
+      if (c > last) {
+        out[base + c] = MASKED;
+        continue;
+      }
+      const w = weights[base + c];
+      let v: number;
+      if (scale === "gamma") v = Math.sqrt(w * inv);
+      else if (scale === "log") v = w > 0 ? (Math.log10(w) - logMax) * logSpan + 1 : 0;
+      else v = w * rowInv;
+      out[base + c] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+  }
+  return out;
+}
+
+/** Signed values (rows × cols) → intensities in [0, 1] with 0.5 for zero, each row scaled to its max |v|. */
+export function divergingIntensities(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let maxAbs = 0;
+    for (let c = 0; c < cols; c++) maxAbs = Math.max(maxAbs, Math.abs(values[r * cols + c]));
+    const half = maxAbs > 0 ? 0.5 / maxAbs : 0;
+    for (let c = 0; c < cols; c++) out[r * cols + c] = 0.5 + values[r * cols + c] * half;
+  }
+  return out;
+}
+
+/** A LUT index for an intensity. */
+export function lutIndex(intensity: number): number {
+  return Math.max(0, Math.min(255, Math.round(intensity * 255)));
+}
+
+export interface Tick {
+  /** Position along the legend, 0..1. */
+  at: number;
+  label: string;
+}
+
+/** Short text for a weight: 3 significant digits, exponent form below 0.001. */
+export function formatWeight(value: number): string {
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  if (abs >= 1000 || abs < 0.001) return value.toExponential(2).replace("e-", "e−");
+  return value.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+
+/** Legend ticks for a colour scale over weights 0..max. */
+export function legendTicks(scale: ColorScale, max: number): Tick[] {
+  if (scale === "row") return [{ at: 0, label: "0" }, { at: 0.5, label: "½ row max" }, { at: 1, label: "row max" }];
+  if (scale === "linear") return [0, 0.5, 1].map((at) => ({ at, label: formatWeight(at * max) }));
+  if (scale === "gamma") return [0, 0.01, 0.1, 0.5, 1].map((f) => ({ at: Math.sqrt(f), label: formatWeight(f * max) }));
+  const ticks: Tick[] = [];
+  for (let d = LOG_DECADES; d >= 0; d--) ticks.push({ at: 1 - d / LOG_DECADES, label: formatWeight(max * 10 ** -d) });
+  return ticks;
+}

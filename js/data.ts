@@ -1,0 +1,63 @@
+// Decoded arrays, cached per bytes object so two displays of one widget decode once.
+import { decodeAttentionMap, decodeFloat16, decodeFloat32, decodeThumbnails } from "./decode";
+import type { AttentionMapInfo, Bytes, Model, NeuronsInfo, WidgetInfo } from "./model";
+
+const cache = new WeakMap<object, unknown>();
+
+function memo<T>(key: Bytes, make: () => T): T {
+  if (!cache.has(key)) cache.set(key, make());
+  return cache.get(key) as T;
+}
+
+const isEmpty = (bytes: Bytes | null | undefined) => !bytes || bytes.byteLength === 0;
+
+export function info(model: Model): WidgetInfo {
+  return model.get("_info");
+}
+
+export function tokens(model: Model): string[] {
+  return model.get("_tokens");
+}
+
+/** Per head (index layer * heads + head): T × T weights. */
+export function thumbnails(model: Model): Float32Array[] {
+  const i = info(model);
+  const bytes = model.get("_thumbnails");
+  if (isEmpty(bytes)) return [];
+  return memo(bytes, () => decodeThumbnails(bytes, i.num_layers, i.num_heads, i.thumbnail_size));
+}
+
+/** [stats, layers, heads] float32. */
+export function stats(model: Model): Float32Array {
+  const bytes = model.get("_stats");
+  return isEmpty(bytes) ? new Float32Array(0) : memo(bytes, () => decodeFloat32(bytes));
+}
+
+export interface DecodedMap {
+  info: AttentionMapInfo;
+  weights: Float32Array;
+}
+
+export function attentionMap(model: Model): DecodedMap | null {
+  const bytes = model.get("_attention_map");
+  const mapInfo = model.get("_attention_map_info");
+  if (isEmpty(bytes) || !mapInfo || mapInfo.size === undefined) return null;
+  return memo(bytes, () => ({ info: mapInfo, weights: decodeAttentionMap(bytes, mapInfo) }));
+}
+
+export interface DecodedNeurons {
+  info: NeuronsInfo;
+  values: Float32Array;
+}
+
+export function neurons(model: Model): DecodedNeurons | null {
+  const bytes = model.get("_neurons");
+  const neuronsInfo = model.get("_neurons_info");
+  if (isEmpty(bytes) || !neuronsInfo || neuronsInfo.k === undefined) return null;
+  return memo(bytes, () => ({ info: neuronsInfo, values: decodeFloat16(bytes) }));
+}
+
+export function predictionProbs(model: Model): Float32Array {
+  const bytes = model.get("_prediction_probs");
+  return isEmpty(bytes) ? new Float32Array(0) : memo(bytes, () => decodeFloat16(bytes));
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { cellAt, cellRect, clipLabel, gridCellSize, labelStep, statsCellAt, statsGeometry, thinnedIndices } from "./layout";
+
+describe("cellAt (which cell is under a point)", () => {
+  it("maps points to rows and columns of equal size", () => {
+    // 30 layers × 9 heads at 24 px
+    expect(cellAt(0, 0, 216, 720, 30, 9)).toEqual({ row: 0, col: 0 });
+    expect(cellAt(215.9, 719.9, 216, 720, 30, 9)).toEqual({ row: 29, col: 8 });
+    expect(cellAt(24, 48, 216, 720, 30, 9)).toEqual({ row: 2, col: 1 });
+    expect(cellAt(23.99, 47.99, 216, 720, 30, 9)).toEqual({ row: 1, col: 0 });
+  });
+
+  it("returns null outside the box, including its right and bottom edges", () => {
+    expect(cellAt(-0.1, 5, 100, 100, 4, 4)).toBeNull();
+    expect(cellAt(5, 100, 100, 100, 4, 4)).toBeNull();
+    expect(cellAt(100, 5, 100, 100, 4, 4)).toBeNull();
+    expect(cellAt(Number.NaN, 5, 100, 100, 4, 4)).toBeNull();
+  });
+
+  it("works when cells are smaller than a pixel (1024 tokens in 500 px)", () => {
+    expect(cellAt(250, 499.99, 500, 500, 1024, 1024)).toEqual({ row: 1023, col: 512 });
+  });
+
+  it("round-trips with cellRect centres", () => {
+    for (let row = 0; row < 7; row++) {
+      for (let col = 0; col < 5; col++) {
+        const r = cellRect({ row, col }, 333, 217, 7, 5);
+        expect(cellAt(r.x + r.w / 2, r.y + r.h / 2, 333, 217, 7, 5)).toEqual({ row, col });
+      }
+    }
+  });
+});
+
+describe("grid and stats geometry", () => {
+  it("keeps the head grid within ~300 × 720 px with cells of 10..56 px", () => {
+    expect(gridCellSize(30, 9)).toBe(24);
+    expect(gridCellSize(12, 12)).toBe(25);
+    expect(gridCellSize(2, 4)).toBe(56);
+    expect(gridCellSize(96, 32)).toBe(10);
+  });
+
+  it("hit-tests the layer-stats matrices and their gaps", () => {
+    const g = statsGeometry(30, 9, 4);
+    const panel = 9 * g.cellWidth + g.gap;
+    expect(statsCellAt(1, 1, g.height, 30, 9, 4, g.cellWidth, g.gap)).toEqual({ layer: 0, panel: 0, head: 0 });
+    expect(statsCellAt(panel * 2 + g.cellWidth * 3 + 1, g.height - 1, g.height, 30, 9, 4, g.cellWidth, g.gap))
+      .toEqual({ layer: 29, panel: 2, head: 3 });
+    expect(statsCellAt(9 * g.cellWidth + 1, g.rowHeight * 5 + 1, g.height, 30, 9, 4, g.cellWidth, g.gap))
+      .toEqual({ layer: 5, panel: -1, head: -1 });
+    expect(statsCellAt(g.width, 1, g.height, 30, 9, 4, g.cellWidth, g.gap)).toBeNull();
+    expect(g.width).toBe(4 * 9 * g.cellWidth + 3 * g.gap);
+    expect(g.height).toBe(30 * g.rowHeight);
+  });
+});
+
+describe("axis label thinning", () => {
+  it("chooses nice steps so labels are at least minGap apart", () => {
+    expect(labelStep(20, 12)).toBe(1);
+    expect(labelStep(0.5, 12)).toBe(50);
+    expect(labelStep(7, 12)).toBe(2);
+    expect(labelStep(3, 12)).toBe(5);
+    expect(labelStep(0, 12)).toBe(Infinity);
+  });
+
+  it("thins 1024 tokens in 512 px to every 50th", () => {
+    const idx = thinnedIndices(1024, 0.5, 12);
+    expect(idx.slice(0, 3)).toEqual([0, 50, 100]);
+    expect(idx.length).toBe(21);
+  });
+
+  it("clips long labels by characters, not UTF-16 units", () => {
+    expect(clipLabel("short", 12)).toBe("short");
+    expect(clipLabel("abcdefghijklmnop", 6)).toBe("abcde…");
+    expect(clipLabel("😀😀😀😀", 3)).toBe("😀😀…");
+  });
+});

@@ -1,0 +1,85 @@
+// attnwidget's views: five linked panels over one AttentionWidget model. anywidget calls render() once per
+// display; everything it starts, the returned cleanup stops.
+import "./widget.css";
+import type { AnyWidget } from "@anywidget/types";
+import * as data from "./data";
+import { el, onResize } from "./dom";
+import type { Model, WidgetTraits } from "./model";
+import { Selection } from "./selection";
+import { type ExtraMap, LocalModel, decodeState } from "./static";
+import { type Theme, readTheme, watchTheme } from "./theme";
+import { createHeadGrid } from "./views/headGrid";
+import { createHeatmap } from "./views/heatmap";
+import { createLayerStats } from "./views/layerStats";
+import { createNeuronPlot } from "./views/neuronPlot";
+import { createTokenStrip } from "./views/tokenStrip";
+import type { View, ViewContext } from "./views/view";
+
+function describe(model: Model): string {
+  const i = data.info(model);
+  const kv = i.num_kv_heads !== i.num_heads ? ` (${i.num_kv_heads} KV heads)` : "";
+  return `${i.seq_len} tokens · ${i.num_layers} layers × ${i.num_heads} heads${kv} · ${i.is_causal ? "causal" : "bidirectional"}`;
+}
+
+function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
+  const root = el("div", "attnwidget");
+  host.append(root);
+  const selection = new Selection(model);
+  let theme: Theme = readTheme(root);
+  let themeFromPage = root.isConnected;
+  const context: ViewContext = { model, selection, theme: () => theme };
+
+  const header = el("div", "aw-header");
+  header.append(el("span", "aw-model", data.info(model).model_name), el("span", "aw-hint", describe(model)));
+  const views: View[] = [
+    createTokenStrip(context),
+    createHeadGrid(context),
+    createHeatmap(context),
+    createNeuronPlot(context),
+    createLayerStats(context),
+  ];
+  const [tokens, grid, heatmap, neurons, stats] = views;
+  const main = el("div", "aw-main");
+  main.append(grid.root, heatmap.root);
+  root.append(header, tokens.root, main, neurons.root, stats.root);
+
+  const names = ["token-strip", "head-grid", "heatmap", "neuron-plot", "layer-stats"];
+  const repaintAll = () => {
+    theme = readTheme(root);
+    themeFromPage = root.isConnected;
+    views.forEach((view, i) => {
+      // Per-view timings for benchmarks/bench_widget_paint.py (performance.getEntriesByType("measure")).
+      const start = performance.now();
+      view.repaint();
+      performance.measure(`attnwidget:paint:${names[i]}`, { start, end: performance.now() });
+    });
+  };
+  repaintAll();
+  const stopTheme = watchTheme(repaintAll);
+  // Displayed before being attached (colours could not be read yet): repaint once it is on the page.
+  const stopAttach = onResize(root, () => {
+    if (!themeFromPage && root.isConnected) repaintAll();
+  });
+
+  return () => {
+    stopAttach();
+    stopTheme();
+    for (const view of views) view.dispose();
+    selection.dispose();
+    root.remove();
+  };
+}
+
+/** Render state exported by AttentionWidget.state_for_export() without a kernel; returns the cleanup. */
+export function mountStatic(
+  host: HTMLElement, state: Record<string, unknown>, extraMaps: unknown[] = [],
+): { model: LocalModel; dispose: () => void } {
+  // Extra maps ({info, data}, data as {"$bytes": base64} or a DataView) are shown when their head is selected.
+  const maps = decodeState({ maps: extraMaps }) as unknown as { maps: ExtraMap[] };
+  const model = new LocalModel(decodeState(state), maps.maps);
+  const dispose = render({ model, el: host });
+  return { model, dispose };
+}
+
+export { LocalModel, decodeState };
+export default { render } satisfies AnyWidget<WidgetTraits>;

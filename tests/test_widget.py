@@ -1,0 +1,315 @@
+"""AttentionWidget: traits, validation, the bytes it sends, and the size of its state."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+import traitlets
+
+import attnwidget
+from attnwidget import AttentionExtractor, AttentionWidget, encode
+from attnwidget.widget import NEURON_K_MAX
+from tests.tiny_models import VOCAB, tiny_model
+
+MIB = 2**20
+HOSTILE = 'The cat </script><img src=x onerror="alert(1)"> sat & "quoted" \u2028 on the mat'
+
+
+@pytest.fixture(scope="module")
+def gpt2(bert_tokenizer: Any) -> AttentionExtractor:
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    # Longer positions than tests/tiny_models.py: one test needs more tokens than MAP_MAX_SIZE.
+    config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=VOCAB, n_positions=2048)
+    return AttentionExtractor(model=transformers.GPT2LMHeadModel(config).eval(), tokenizer=bert_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def result(gpt2: AttentionExtractor) -> attnwidget.Extraction:
+    return gpt2.extract_activations(HOSTILE)
+
+
+@pytest.fixture(scope="module")
+def bert(bert_tokenizer: Any) -> attnwidget.Extraction:
+    extractor = AttentionExtractor(model=tiny_model("bert"), tokenizer=bert_tokenizer)
+    return extractor.extract_activations("a small encoder")
+
+
+@pytest.fixture(scope="module")
+def llama(bert_tokenizer: Any) -> attnwidget.Extraction:
+    extractor = AttentionExtractor(model=tiny_model("llama"), tokenizer=bert_tokenizer)
+    return extractor.extract_activations("grouped query attention shares keys between heads")
+
+
+def floats_in(value: Any) -> list[float]:
+    """Every float inside a JSON-like value (the state must carry none: numbers travel as bytes)."""
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in floats_in(v)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in floats_in(v)]
+    return []
+
+
+# ---- construction and traits -------------------------------------------------------------------------
+def test_defaults_and_info(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    assert (w.layer, w.head, w.token, w.hovered_token) == (0, 0, -1, -1)
+    assert (w.color_scale, w.neuron_kind, w.neuron_k) == ("log", "residual", 16)
+    info = w._info
+    assert info["num_layers"] == 2 and info["num_heads"] == 4 and info["seq_len"] == result.seq_len
+    assert info["is_causal"] is True
+    assert info["neuron_widths"] == {"residual": 32, "mlp": 128}
+    assert info["stat_names"] == list(encode.STAT_NAMES)
+    assert w._tokens == result.display_tokens
+    assert w.selection == {"layer": 0, "head": 0, "token": -1}
+    assert w.extraction is result
+
+
+def test_hostile_text_reaches_the_views_unchanged(result: attnwidget.Extraction) -> None:
+    # Escaping is the views' job (textContent only); the state carries the text as it is.
+    w = AttentionWidget(result)
+    assert any("<" in t for t in w._tokens) and any("script" in t for t in w._tokens)
+
+
+def test_constructor_options(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result, layer=1, head=3, token=2, color_scale="row", neuron_kind="mlp", neuron_k=5)
+    assert (w.layer, w.head, w.token, w.color_scale, w.neuron_kind, w.neuron_k) == (1, 3, 2, "row", "mlp", 5)
+    assert w._attention_map_info["layer"] == 1 and w._attention_map_info["head"] == 3
+    assert w._neurons_info["kind"] == "mlp" and w._neurons_info["k"] == 5 and w._neurons_info["layer"] == 1
+
+
+def test_constructor_rejects_unknown_keywords_and_wrong_types(result: attnwidget.Extraction) -> None:
+    with pytest.raises(TypeError):
+        AttentionWidget(result, colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="Extraction"):
+        AttentionWidget({"tokens": []})  # type: ignore[arg-type]
+    with pytest.raises(traitlets.TraitError, match=r"layer must be an int in 0\.\.1"):
+        AttentionWidget(result, layer=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "message"),
+    [
+        ("layer", 2, r"layer must be an int in 0\.\.1 \(this model has 2 layers\), got 2"),
+        ("layer", -1, r"0\.\.1"),
+        ("layer", True, r"got True"),
+        ("layer", 1.0, r"got 1\.0"),
+        ("head", 4, r"head must be an int in 0\.\.3 \(each layer has 4 heads\), got 4"),
+        ("head", 0.5, r"head must be an int in 0\.\.3"),
+        ("head", "1", r"got '1'"),
+        ("token", -2, r"token must be an int in -1\.\."),
+        ("token", 10_000, r"-1 for none"),
+        ("hovered_token", 10_000, r"hovered_token must be an int in -1\.\."),
+        ("neuron_k", 0, r"neuron_k must be an int in 1\.\.32"),
+        ("color_scale", None, r"got None"),
+        ("color_scale", "rainbow", r"color_scale must be one of 'linear', 'gamma', 'row', 'log', got 'rainbow'"),
+        ("neuron_kind", "attention", r"neuron_kind must be one of 'residual', 'mlp'"),
+    ],
+)
+def test_validation_names_the_valid_range_and_keeps_the_value(
+    result: attnwidget.Extraction, name: str, bad: Any, message: str
+) -> None:
+    w = AttentionWidget(result, layer=1, head=2, token=3)
+    before = {
+        n: getattr(w, n) for n in ("layer", "head", "token", "hovered_token", "neuron_k", "color_scale", "neuron_kind")
+    }
+    map_before = w._attention_map
+    with pytest.raises(traitlets.TraitError, match=message) as error:
+        setattr(w, name, bad)
+    assert "\n" not in str(error.value)
+    assert {n: getattr(w, n) for n in before} == before
+    assert w._attention_map is map_before
+
+
+def test_neuron_k_is_capped_by_width(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    w.neuron_k = 32
+    assert w._neurons_info["k"] == 32
+    assert NEURON_K_MAX >= 32
+    with pytest.raises(traitlets.TraitError, match=r"1\.\.32"):
+        w.neuron_k = 33
+
+
+# ---- the bytes ----------------------------------------------------------------------------------------
+def test_thumbnails_and_stats_round_trip(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    info = w._info
+    side = info["thumbnail_size"]
+    assert side == result.seq_len  # short prompt: not pooled
+    thumbs = encode.decode_uint8(w._thumbnails, (2, 4, side, side))
+    for layer in range(2):
+        np.testing.assert_allclose(encode.expand_uint8(thumbs[layer]), result.attention(layer), atol=2 / 255)
+    stats = encode.decode_float32(w._stats, (len(info["stat_names"]), 2, 4))
+    first = stats[info["stat_names"].index("first")]
+    np.testing.assert_allclose(first[1], result.attention(1)[:, :, 0].mean(axis=-1), rtol=1e-5)
+
+
+def test_selected_map_round_trips_and_follows_python(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    w.layer = 1
+    w.head = 2
+    info = w._attention_map_info
+    assert (info["layer"], info["head"], info["layout"], info["pooled"]) == (1, 2, "lower", False)
+    back = encode.decode_attention_map(w._attention_map, info)
+    np.testing.assert_allclose(back, result.attention(1, 2), rtol=1e-3, atol=1e-6)
+
+
+def test_encoded_head_matches_what_selection_sends(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    extra = w.encoded_head(1, 3)
+    w.layer, w.head = 1, 3
+    assert extra == {"info": w._attention_map_info, "data": w._attention_map}
+    with pytest.raises(traitlets.TraitError, match=r"0\.\.3"):
+        w.encoded_head(0, 9)
+
+
+def test_neurons_round_trip_and_follow_layer_and_kind(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result, neuron_k=6)
+    w.layer = 1
+    w.neuron_kind = "mlp"
+    info = w._neurons_info
+    assert (info["layer"], info["kind"], info["k"], info["seq_len"]) == (1, "mlp", 6, result.seq_len)
+    acts = result.neuron_activations(1, "mlp")
+    values = encode.decode_float16(w._neurons, (6, result.seq_len))
+    np.testing.assert_allclose(values, acts[:, info["indices"]].T, rtol=2e-3, atol=2e-3)
+    assert info["indices"] == list(encode.top_variable_neurons(acts, 6))
+
+
+def test_grouped_query_attention_model(llama: attnwidget.Extraction) -> None:
+    w = AttentionWidget(llama, layer=1, head=5, neuron_kind="mlp")
+    assert (w._info["num_heads"], w._info["num_kv_heads"]) == (6, 2)
+    np.testing.assert_allclose(
+        encode.decode_attention_map(w._attention_map, w._attention_map_info),
+        llama.attention(1, 5),
+        rtol=1e-3,
+        atol=1e-6,
+    )
+    assert w._info["neuron_widths"] == {"residual": 48, "mlp": 96}
+
+
+def test_encoder_sends_the_full_square(bert: attnwidget.Extraction) -> None:
+    w = AttentionWidget(bert, head=1)
+    assert w._info["is_causal"] is False and w._predictions == [] and w._prediction_probs == b""
+    info = w._attention_map_info
+    assert info["layout"] == "full"
+    np.testing.assert_allclose(
+        encode.decode_attention_map(w._attention_map, info), bert.attention(0, 1), rtol=1e-3, atol=1e-6
+    )
+
+
+def test_predictions_travel_as_text_and_float16(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    k = len(w._predictions[0])
+    assert len(w._predictions) == result.seq_len and all(isinstance(t, str) for t in w._predictions[0])
+    probs = encode.decode_float16(w._prediction_probs, (result.seq_len, k))
+    np.testing.assert_allclose(probs, result.top_probs[:, :k], rtol=1e-3, atol=1e-4)
+
+
+def test_state_has_no_json_floats_and_every_message_fits(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    state = w.state_for_export()
+    assert set(state) >= {"layer", "head", "token", "_info", "_tokens", "_thumbnails", "_attention_map"}
+    json_part = {k: v for k, v in state.items() if not isinstance(v, bytes)}
+    assert floats_in(json_part) == []
+    json.dumps(json_part)
+    assert all(len(v) <= encode.MESSAGE_LIMIT for v in state.values() if isinstance(v, bytes))
+
+
+# ---- events from the views ----------------------------------------------------------------------------
+def test_front_end_click_updates_traits_once_and_reaches_on_select(
+    result: attnwidget.Extraction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = AttentionWidget(result)
+    calls: list[int] = []
+    real = encode.encode_attention_map
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(encode, "encode_attention_map", counting)
+    seen: list[dict[str, Any]] = []
+    changes: list[str] = []
+    w.observe(lambda change: changes.append(change["name"]), names=["layer", "head"])
+    w.on_select(seen.append)
+    # What a head-grid click sends: one state update with both traits, then the select message.
+    w.set_state({"layer": 1, "head": 3})
+    w._handle_message(w, {"kind": "select", "source": "head-grid", "layer": 1, "head": 3, "token": -1}, [])
+    assert sorted(changes) == ["head", "layer"]
+    assert len(calls) == 1, "a click that sets layer and head together encodes the map once"
+    assert w._attention_map_info["layer"] == 1 and w._attention_map_info["head"] == 3
+    assert seen == [{"source": "head-grid", "layer": 1, "head": 3, "token": -1}]
+    w.on_select(seen.append, remove=True)
+    w._handle_message(w, {"kind": "select", "source": "token-strip"}, [])
+    w._handle_message(w, {"kind": "something-else"}, [])
+    assert len(seen) == 1
+
+
+def test_select_message_applies_its_selection_even_before_the_state_update(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    seen: list[dict[str, Any]] = []
+    w.on_select(seen.append)
+    w._handle_message(w, {"kind": "select", "source": "token-strip", "layer": 0, "head": 0, "token": 4}, [])
+    assert w.token == 4 and seen == [{"source": "token-strip", "layer": 0, "head": 0, "token": 4}]
+    w._handle_message(w, {"kind": "select", "source": "head-grid", "layer": 9, "head": 1, "token": 4}, [])
+    assert (w.layer, w.head) == (0, 1), "an out-of-range value is ignored, the rest applied"
+
+
+def test_front_end_hover_and_pin(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    w.set_state({"hovered_token": 3, "token": 4})
+    assert (w.hovered_token, w.token) == (3, 4)
+
+
+def test_show_accepts_an_extractor(gpt2: AttentionExtractor) -> None:
+    w = attnwidget.show("Hello there", model=gpt2, layer=1)
+    assert isinstance(w, AttentionWidget) and w.layer == 1 and w._tokens[1] in ("Hello", " Hello", "hello")
+    with pytest.raises(TypeError, match="model spec or an AttentionExtractor"):
+        attnwidget.show("x", model=3.5)
+
+
+def test_views_are_bundled() -> None:
+    from attnwidget.widget import _STATIC
+
+    assert (_STATIC / "widget.js").stat().st_size > 1000 and (_STATIC / "widget.css").exists()
+
+
+# ---- size bounds --------------------------------------------------------------------------------------
+def test_long_prompt_pools_and_stays_small(gpt2: AttentionExtractor) -> None:
+    ids = list(range(1000, 2100))
+    prompt = gpt2.tokenizer.decode(ids)
+    result = gpt2.extract_activations(prompt)
+    assert result.seq_len > encode.MAP_MAX_SIZE
+    w = AttentionWidget(result)
+    assert w._attention_map_info["pooled"] is True and w._attention_map_info["size"] == encode.MAP_MAX_SIZE
+    assert w._info["thumbnail_size"] <= 128
+    assert w.state_nbytes() <= 3 * MIB
+
+
+@pytest.mark.slow
+def test_smollm2_state_at_1024_tokens_is_under_3_mib() -> None:
+    extractor = AttentionExtractor()
+    text = "The cat sat on the mat. Then the dog looked at the cat and the cat ran away. " * 100
+    ids = extractor.tokenizer(text)["input_ids"][:1100]
+    result = extractor.extract_activations(extractor.tokenizer.decode(ids))
+    assert result.seq_len >= 1000
+    w = AttentionWidget(result)
+    assert w.state_nbytes() <= 3 * MIB, f"{w.state_nbytes() / MIB:.2f} MiB"
+    state = w.state_for_export()
+    assert all(len(v) <= encode.MESSAGE_LIMIT for v in state.values() if isinstance(v, bytes))
+    assert w._info["thumbnail_size"] <= 128
+    start = time.perf_counter()
+    w.head = 5
+    elapsed = time.perf_counter() - start
+    assert w._attention_map_info["head"] == 5
+    assert elapsed < 2.0  # the browser check of "≤ 100 ms end to end" lives in the browser tests
+    w.neuron_k = NEURON_K_MAX
+    assert len(w._neurons) <= encode.MESSAGE_LIMIT
