@@ -41,6 +41,8 @@ test: js
 
 bench: js
 	$(PY) benchmarks/bench_extraction.py
+	$(PY) benchmarks/bench_widget_paint.py
+	$(PY) benchmarks/bench_widget_live.py
 
 clean:
 	rm -rf attnwidget/static node_modules $(VENV) .pytest_cache

@@ -102,9 +102,11 @@ def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int], length
 class AttentionRecorder:
     """Collects `LayerAttentionInputs` per layer during one forward pass."""
 
-    def __init__(self, first_index: int = 0, keep: bool = True) -> None:
+    def __init__(self, first_index: int = 0, keep: bool = True, stop_after_record: bool = False) -> None:
         self.layers: dict[int, LayerAttentionInputs] = {}
         self.keep = keep  # False: only count the calls
+        # True: end the forward pass once a layer's query/key are kept (a replay that needs nothing else).
+        self.stop_after_record = stop_after_record
         self.calls = 0
         # Layer index for modules that do not carry one: counted from here in call order.
         self._first_index = first_index
@@ -150,6 +152,12 @@ class AttentionRecorder:
             additive_mask=additive,
             causal=causal,
         )
+        if self.stop_after_record:
+            raise _ReplayDone
+
+
+class _ReplayDone(Exception):
+    """Ends a replayed block early: what was needed from it has been recorded."""
 
 
 def _capturing_sdpa(
@@ -237,6 +245,8 @@ def gpt_neo_capture(model: Any, recorder: AttentionRecorder, only_layer: int | N
                 bool_mask=self.bias[:, :, k_len - q_len : k_len, :k_len],
                 additive_mask=None if attention_mask is None else attention_mask.detach(),
             )
+            if recorder.stop_after_record:
+                raise _ReplayDone
             return _original(query, key, value, attention_mask)
 
         attention._attn = types.MethodType(recording_attn, attention)
@@ -358,15 +368,17 @@ class LayerReplayer:
     def num_layers(self) -> int:
         return len(self.blocks)
 
-    def replay(self, layer: int, want_attention: bool = True) -> LayerReplay:
+    def replay(self, layer: int, want_attention: bool = True, want_mlp: bool = True) -> LayerReplay:
+        """Run block `layer` again. With attention only, the block stops as soon as its query/key are
+        recorded (the attention output and the MLP, most of the block's work, are skipped)."""
         call = self.block_calls[layer]
         assert call is not None, f"block {layer} was not called in the recorded pass"
         args, kwargs = call
-        recorder = AttentionRecorder(first_index=layer)
+        recorder = AttentionRecorder(first_index=layer, stop_after_record=not want_mlp)
         captured: dict[str, torch.Tensor] = {}
         handles = []
         projection = self.projections[layer]
-        if projection is not None:
+        if want_mlp and projection is not None:
 
             def mlp_hook(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
                 captured["mlp"] = inputs[0].detach()
@@ -381,6 +393,8 @@ class LayerReplayer:
         try:
             with torch.inference_mode(), context:
                 self.blocks[layer](hidden, *args, **kwargs)
+        except _ReplayDone:
+            pass
         finally:
             for handle in handles:
                 handle.remove()
@@ -405,7 +419,8 @@ class LayerSource:
     def __init__(self, replayer: LayerReplayer, stored: list[LayerAttentionInputs] | None = None) -> None:
         self.replayer = replayer
         self.stored = stored
-        self._recent: OrderedDict[int, LayerReplay] = OrderedDict()
+        self._attention: OrderedDict[int, LayerAttentionInputs] = OrderedDict()
+        self._mlp: OrderedDict[int, torch.Tensor | None] = OrderedDict()
 
     @property
     def num_layers(self) -> int:
@@ -415,21 +430,29 @@ class LayerSource:
     def has_mlp(self) -> bool:
         return all(p is not None for p in self.replayer.projections)
 
-    def _replay(self, layer: int) -> LayerReplay:
-        if layer not in self._recent:
-            self._recent[layer] = self.replayer.replay(layer, want_attention=self.stored is None)
-            while len(self._recent) > self._KEEP:
-                self._recent.popitem(last=False)
-        self._recent.move_to_end(layer)
-        return self._recent[layer]
-
     def attention_inputs(self, layer: int) -> LayerAttentionInputs:
         if self.stored is not None:
             return self.stored[layer]
-        inputs = self._replay(layer).attention
-        if inputs is None:
-            raise RuntimeError(f"layer {layer}: no attention call was seen when the block ran")
-        return inputs
+        if layer not in self._attention:
+            inputs = self.replayer.replay(layer, want_attention=True, want_mlp=False).attention
+            if inputs is None:
+                raise RuntimeError(f"layer {layer}: no attention call was seen when the block ran")
+            _keep(self._attention, layer, inputs, self._KEEP)
+        self._attention.move_to_end(layer)
+        return self._attention[layer]
 
     def mlp(self, layer: int) -> torch.Tensor | None:
-        return self._replay(layer).mlp
+        if layer not in self._mlp:
+            # The whole block runs anyway: keep its attention inputs too (unless the maps are stored).
+            replay = self.replayer.replay(layer, want_attention=self.stored is None, want_mlp=True)
+            _keep(self._mlp, layer, replay.mlp, self._KEEP)
+            if replay.attention is not None:
+                _keep(self._attention, layer, replay.attention, self._KEEP)
+        self._mlp.move_to_end(layer)
+        return self._mlp[layer]
+
+
+def _keep(cache: OrderedDict[int, Any], key: int, value: Any, limit: int) -> None:
+    cache[key] = value
+    while len(cache) > limit:
+        cache.popitem(last=False)

@@ -271,7 +271,9 @@ class AttentionWidget(anywidget.AnyWidget):
             return
         # The message carries the selection itself: the front end may hold back its state update (ipywidgets
         # throttles them) so that the message arrives first. Applying it here makes the order irrelevant.
-        with self.hold_sync():
+        # hold_trait_notifications: observers run once, after layer and head are both set (one map
+        # computed, not one for the old head and one for the new).
+        with self.hold_sync(), self.hold_trait_notifications():
             for name in ("layer", "head", "token"):
                 if name in content:
                     try:

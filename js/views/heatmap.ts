@@ -106,6 +106,9 @@ export function createHeatmap(ctx: ViewContext): View {
     const target = Math.min(s.size, devicePixels(boxSize));
     const pixels = colorize(levelsOf(s, scale, target), t.sequential, t.masked);
     putPixels(base, pixels, target, target);
+    // What the box shows now ("full 3 5", "pooled 3 5", "preview 3 5"): a stable hook for tests and
+    // benchmarks to know that a head's full-resolution map has been painted.
+    box.dataset.shown = `${s.kind} ${s.layer} ${s.head}`;
     paintAxes();
   };
 
