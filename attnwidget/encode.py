@@ -163,8 +163,13 @@ def to_float16(values: np.ndarray) -> np.ndarray:
 
 
 def top_variable_neurons(activations: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the `k` columns of [seq, width] with the largest variance over tokens, largest first."""
-    variance = activations.var(axis=0, dtype=np.float64)
+    """Indices of the `k` columns of [seq, width] with the largest variance over tokens, largest first.
+
+    The first token is left out when there are more than two: in most language models its activations are
+    orders of magnitude larger than the others' (an attention sink) and would decide the choice alone.
+    """
+    rows = activations[1:] if activations.shape[0] > 2 else activations
+    variance = rows.var(axis=0, dtype=np.float64)
     k = min(k, variance.shape[0])
     top = np.argpartition(-variance, k - 1)[:k]
     return top[np.argsort(-variance[top], kind="stable")]

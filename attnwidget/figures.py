@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .extraction import Extraction, row_entropy
+from .encode import top_variable_neurons
+from .extraction import Extraction
 
 # At most this many token labels on an axis; beyond it every n-th label is shown.
 MAX_LABELS = 48
@@ -190,7 +191,8 @@ class AttentionVisualizer:
         save_path: str | os.PathLike[str] | None = None,
         kind: str = "residual",
     ) -> Figure:
-        """The `top_k` neurons whose activation varies most across tokens, × tokens; red positive, blue negative.
+        """The `top_k` neurons whose activation varies most across tokens (after the first), × tokens; red
+        positive, blue negative.
 
         `activations` is [seq, width] (e.g. `result.neuron_activations(layer, "mlp")`).
         """
@@ -199,9 +201,11 @@ class AttentionVisualizer:
             raise ValueError(f"activations have {values.shape[0]} rows but there are {len(tokens)} tokens")
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
-        neurons = top_variable_neurons(values, top_k)
+        neurons = [int(n) for n in top_variable_neurons(values, top_k)]
         chosen = values[:, neurons].T  # [k, seq]
-        limit = float(np.abs(chosen).max()) or 1.0
+        # As in the widget: the first token's (often huge) activations saturate rather than set the scale.
+        rest = chosen[:, 1:] if chosen.shape[1] > 2 else chosen
+        limit = float(np.abs(rest).max()) or 1.0
         width = min(16.0, 3.0 + 0.25 * len(tokens))
         figure, axis = plt.subplots(figsize=(width, 1.5 + 0.28 * len(neurons)))
         image = axis.imshow(chosen, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
@@ -328,10 +332,4 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def top_variable_neurons(activations: np.ndarray, top_k: int) -> list[int]:
-    """Indices of the `top_k` columns of [seq, width] with the largest variance across tokens."""
-    variance = activations.var(axis=0)
-    return [int(n) for n in np.argsort(-variance)[: min(top_k, activations.shape[1])]]
-
-
-__all__ = ["AttentionVisualizer", "row_entropy", "top_variable_neurons"]
+__all__ = ["AttentionVisualizer"]

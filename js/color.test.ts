@@ -83,6 +83,16 @@ describe("intensities", () => {
     const v = divergingIntensities(new Float32Array([-2, 0, 1, 4, -1, 0]), 2, 3);
     expect([...v]).toEqual([0, 0.5, 0.75, 1, 0.375, 0.5]);
   });
+
+  it("can leave the first column out of each row's scale, saturating it", () => {
+    const v = divergingIntensities(new Float32Array([100, 1, -2, -50, 0.5, 0.25]), 2, 3, true);
+    expect(v[0]).toBe(1);
+    expect(v[1]).toBeCloseTo(0.75);
+    expect(v[2]).toBeCloseTo(0);
+    expect(v[3]).toBe(0);
+    expect(v[4]).toBeCloseTo(1);
+    expect(v[5]).toBeCloseTo(0.75);
+  });
 });
 
 describe("legend and labels", () => {

@@ -106,14 +106,25 @@ export function intensities(
   return out;
 }
 
-/** Signed values (rows × cols) → intensities in [0, 1] with 0.5 for zero, each row scaled to its max |v|. */
-export function divergingIntensities(values: Float32Array, rows: number, cols: number): Float32Array {
+/**
+ * Signed values (rows × cols) → intensities in [0, 1] with 0.5 for zero, each row scaled to its max |v|.
+ * With `skipFirstColumn` the max is taken over the other columns and the first saturates instead: the
+ * first token of most language models carries activations orders of magnitude larger than the rest (an
+ * attention sink), which would otherwise leave every other cell the colour of zero.
+ */
+export function divergingIntensities(
+  values: Float32Array,
+  rows: number,
+  cols: number,
+  skipFirstColumn = false,
+): Float32Array {
   const out = new Float32Array(rows * cols);
+  const from = skipFirstColumn && cols > 2 ? 1 : 0;
   for (let r = 0; r < rows; r++) {
     let maxAbs = 0;
-    for (let c = 0; c < cols; c++) maxAbs = Math.max(maxAbs, Math.abs(values[r * cols + c]));
+    for (let c = from; c < cols; c++) maxAbs = Math.max(maxAbs, Math.abs(values[r * cols + c]));
     const half = maxAbs > 0 ? 0.5 / maxAbs : 0;
-    for (let c = 0; c < cols; c++) out[r * cols + c] = 0.5 + values[r * cols + c] * half;
+    for (let c = 0; c < cols; c++) out[r * cols + c] = Math.min(1, Math.max(0, 0.5 + values[r * cols + c] * half));
   }
   return out;
 }

@@ -126,10 +126,20 @@ def test_neurons_are_the_most_variable_in_order() -> None:
     acts[:, 7] *= 100
     data, indices = encode.encode_neurons(acts, 5)
     assert indices[0] == 7
-    assert indices == list(np.argsort(-acts.astype(np.float64).var(axis=0))[:5])
+    # Variance over the tokens after the first (the first token is an outlier in most language models).
+    assert indices == list(np.argsort(-acts[1:].astype(np.float64).var(axis=0))[:5])
     values = encode.decode_float16(data, (5, 20))
     np.testing.assert_allclose(values, acts[:, indices].T, rtol=1e-3, atol=1e-3)
     assert encode.encode_neurons(acts, 500)[1] == list(encode.top_variable_neurons(acts, 50))
+
+
+def test_the_first_tokens_outliers_do_not_choose_the_neurons() -> None:
+    rng = np.random.default_rng(2)
+    acts = rng.normal(size=(12, 30)).astype(np.float32)
+    acts[0, 3] = 1e4  # a "massive activation" on the first token only
+    acts[1:, 11] *= 10  # the neuron that really varies over the prompt
+    indices = encode.top_variable_neurons(acts, 3)
+    assert indices[0] == 11 and 3 not in indices.tolist()
 
 
 def test_float16_saturates_instead_of_overflowing() -> None:

@@ -34,7 +34,7 @@ export function createNeuronPlot({ model, selection, theme }: ViewContext): View
   kindLabel.append(kindSelect);
   const kLabel = el("label", "aw-control", "top k ");
   kLabel.append(kInput);
-  header.append(title, el("span", "aw-hint", "most variable over tokens; rows scaled to max |value|"), kindLabel, kLabel);
+  header.append(title, el("span", "aw-hint", "most variable over tokens after the first; rows scaled to their max |value| after the first token"), kindLabel, kLabel);
 
   const frame = el("div", "aw-neuron-frame");
   frame.style.gridTemplateColumns = `${Y_AXIS}px minmax(0, 1fr)`;
@@ -64,7 +64,7 @@ export function createNeuronPlot({ model, selection, theme }: ViewContext): View
     const t = theme();
     const columns = Math.min(seq, devicePixels(width));
     const values = resampleMaxAbs(neurons.values, k, seq, k, columns);
-    putPixels(base, colorize(divergingIntensities(values, k, columns), t.diverging, t.masked), columns, k);
+    putPixels(base, colorize(divergingIntensities(values, k, columns, true), t.diverging, t.masked), columns, k);
     const y = fitCanvas(yAxis, Y_AXIS, height);
     if (!y) return;
     y.clearRect(0, 0, Y_AXIS, height);
