@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .encode import top_variable_neurons
+from .encode import max_pool, top_variable_neurons
 from .extraction import Extraction
 
 # At most this many token labels on an axis; beyond it every n-th label is shown.
@@ -133,47 +133,84 @@ class AttentionVisualizer:
     ) -> Figure:
         """A grid of heads: one layer's [heads, seq, seq] (rows of `max_columns`), or every layer when given
         an Extraction, a list of layers or a [layers, heads, seq, seq] array (rows = layers, columns = heads).
+
+        The every-layer grid is one mosaic image; each map is max-pooled to at most 64 pixels a side there,
+        so thin patterns (a diagonal, an induction stripe) stay visible and long prompts stay cheap.
         """
         if isinstance(attention_weights, Extraction):
-            tokens = tokens or attention_weights.display_tokens
-            layers = [maps for _, maps in attention_weights.iter_attention()]
-            grid = np.stack(layers)
-        elif isinstance(attention_weights, Sequence) and not isinstance(attention_weights, np.ndarray):
+            return self._plot_mosaic(
+                attention_weights.iter_attention(),
+                attention_weights.num_layers,
+                attention_weights.num_heads,
+                attention_weights.seq_len,
+                tokens or attention_weights.display_tokens,
+                save_path,
+                gamma,
+            )
+        if isinstance(attention_weights, Sequence) and not isinstance(attention_weights, np.ndarray):
             grid = np.stack([np.asarray(m, dtype=np.float32) for m in attention_weights])
         else:
             grid = _as_array(attention_weights, "attention_weights", (3, 4))
-        if grid.ndim == 3:  # one layer: wrap its heads into rows
-            heads = grid.shape[0]
-            columns = min(heads, max_columns)
-            rows = int(np.ceil(heads / columns))
-            cells = [(grid[h], f"head {h}") for h in range(heads)]
-            title = self._title(f"layer {layer_idx}, all {heads} heads" if layer_idx is not None else "all heads")
-        else:
-            rows, columns = grid.shape[0], grid.shape[1]
-            # Head numbers across the top, layer numbers down the left: no per-cell titles.
-            cells = [(grid[r, c], f"H{c}" if r == 0 else "") for r in range(rows) for c in range(columns)]
-            title = self._title(f"all {rows} layers × {columns} heads")
         seq = grid.shape[-1]
         if tokens is not None and len(tokens) != seq:
             raise ValueError(f"attention maps are {seq} tokens long but {len(tokens)} tokens were given")
-        cell = 1.1 if rows * columns > 40 else 2.4
-        figure, axes = plt.subplots(rows, columns, figsize=(cell * columns, cell * rows + 0.6), squeeze=False)
+        if grid.ndim == 4:
+            return self._plot_mosaic(enumerate(grid), grid.shape[0], grid.shape[1], seq, tokens, save_path, gamma)
+        heads = grid.shape[0]
+        columns = min(heads, max_columns)
+        rows = int(np.ceil(heads / columns))
+        figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows + 0.6), squeeze=False)
         for index, axis in enumerate(axes.ravel()):
             axis.set_xticks([])
             axis.set_yticks([])
-            if index >= len(cells):
+            if index >= heads:
                 axis.axis("off")
                 continue
-            maps, label = cells[index]
-            axis.imshow(np.power(maps, gamma), cmap=self.cmap, vmin=0, vmax=1, interpolation="nearest")
-            if label:
-                axis.set_title(label, fontsize=8 if rows * columns > 40 else 9, pad=2)
-            if grid.ndim == 4 and index % columns == 0:
-                axis.set_ylabel(f"L{index // columns}", fontsize=8, rotation=0, labelpad=12, va="center")
+            axis.imshow(np.power(grid[index], gamma), cmap=self.cmap, vmin=0, vmax=1, interpolation="nearest")
+            axis.set_title(f"head {index}", fontsize=9, pad=2)
         if tokens is not None:
             figure.text(0.5, 0.005, self._prompt_caption(tokens), ha="center", va="bottom", fontsize=8, wrap=True)
-        figure.suptitle(title)
+        where = f"layer {layer_idx}, all {heads} heads" if layer_idx is not None else "all heads"
+        figure.suptitle(self._title(where))
         figure.tight_layout(rect=(0, 0.03, 1, 0.97))
+        return _save(figure, save_path)
+
+    def _plot_mosaic(
+        self,
+        layers: Any,
+        num_layers: int,
+        num_heads: int,
+        seq: int,
+        tokens: Sequence[str] | None,
+        save_path: str | os.PathLike[str] | None,
+        gamma: float,
+    ) -> Figure:
+        side = min(seq, 64)
+        gap = max(1, side // 8)
+        step = side + gap
+        mosaic = np.full((num_layers * step - gap, num_heads * step - gap), np.nan, dtype=np.float32)
+        for layer, maps in layers:
+            pooled = max_pool(np.asarray(maps, dtype=np.float32), side)
+            for head in range(num_heads):
+                mosaic[layer * step : layer * step + side, head * step : head * step + side] = pooled[head]
+        cell = min(1.0, 14.0 / max(num_heads, 1))
+        figure, axis = plt.subplots(figsize=(1.2 + cell * num_heads, 1.0 + cell * num_layers))
+        colours = matplotlib.colormaps[self.cmap].with_extremes(bad=(1, 1, 1, 0))
+        axis.imshow(np.power(mosaic, gamma), cmap=colours, vmin=0, vmax=1, interpolation="nearest")
+        centres = np.arange(num_heads) * step + side / 2 - 0.5
+        axis.set_xticks(centres, [f"H{h}" for h in range(num_heads)], fontsize=8)
+        axis.xaxis.tick_top()
+        label_every = max(1, int(np.ceil(num_layers / 40)))
+        rows = range(0, num_layers, label_every)
+        axis.set_yticks([r * step + side / 2 - 0.5 for r in rows], [f"L{r}" for r in rows], fontsize=8)
+        axis.tick_params(length=0)
+        for spine in axis.spines.values():
+            spine.set_visible(False)
+        if tokens is not None:
+            axis.set_xlabel(self._prompt_caption(tokens), fontsize=8)
+        pooled_note = f", maps max-pooled to {side}²" if side < seq else ""
+        axis.set_title(self._title(f"all {num_layers} layers × {num_heads} heads{pooled_note}"), pad=18)
+        figure.tight_layout()
         return _save(figure, save_path)
 
     @staticmethod

@@ -309,6 +309,12 @@ class AttentionWidget(anywidget.AnyWidget):
         data, info = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal)
         return {"info": {"layer": layer, "head": head, **info}, "data": data}
 
+    def encoded_neurons(self, layer: int) -> dict[str, Any]:
+        """Another layer's neuron plot (current kind and k) as ``{"info": ..., "data": bytes}``: what the
+        views receive in ``_neurons_info`` / ``_neurons`` when that layer is selected."""
+        state = self._neuron_state(self._check("layer", layer), self.neuron_kind, self.neuron_k)
+        return {"info": state["_neurons_info"], "data": state["_neurons"]}
+
     def state_nbytes(self) -> int:
         """Bytes of array data plus the JSON size of everything else, roughly what the first message costs."""
         import json

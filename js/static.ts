@@ -1,7 +1,7 @@
 // Rendering without a kernel (standalone HTML export, benchmarks, screenshots): a local model that holds
 // the state from AttentionWidget.state_for_export(), with bytes given as {"$bytes": "<base64>"}.
 import type { AnyModel } from "@anywidget/types";
-import type { AttentionMapInfo, WidgetTraits } from "./model";
+import type { AttentionMapInfo, NeuronsInfo, WidgetTraits } from "./model";
 
 // `any` because AnyModel types its handlers that way.
 type Handler = (...args: any[]) => void;
@@ -9,6 +9,12 @@ type Handler = (...args: any[]) => void;
 /** Extra full-resolution maps a static page may carry, looked up when layer/head change. */
 export interface ExtraMap {
   info: AttentionMapInfo;
+  data: DataView;
+}
+
+/** Neuron plots of other layers a static page may carry, looked up when the layer changes. */
+export interface ExtraNeurons {
+  info: NeuronsInfo;
   data: DataView;
 }
 
@@ -43,7 +49,11 @@ export class LocalModel implements AnyModel<WidgetTraits> {
     get_model: () => Promise.reject(new Error("no widget manager in a static page")),
   } as AnyModel<WidgetTraits>["widget_manager"];
 
-  constructor(private readonly values: WidgetTraits, private readonly extraMaps: ExtraMap[] = []) {}
+  constructor(
+    private readonly values: WidgetTraits,
+    private readonly extraMaps: ExtraMap[] = [],
+    private readonly extraNeurons: ExtraNeurons[] = [],
+  ) {}
 
   get<K extends keyof WidgetTraits>(key: K): WidgetTraits[K] {
     return this.values[key];
@@ -80,10 +90,23 @@ export class LocalModel implements AnyModel<WidgetTraits> {
   // What the kernel would do: send the newly selected head's map, when the page carries it.
   private followSelection(): void {
     const found = this.extraMaps.find((m) => m.info.layer === this.values.layer && m.info.head === this.values.head);
-    if (!found) return;
-    this.values._attention_map_info = found.info;
-    this.values._attention_map = found.data;
-    this.emit("change:_attention_map");
-    this.emit("change:_attention_map_info");
+    if (found) {
+      this.values._attention_map_info = found.info;
+      this.values._attention_map = found.data;
+      this.emit("change:_attention_map");
+      this.emit("change:_attention_map_info");
+    }
+    const neurons = this.extraNeurons.find(
+      (n) => n.info.layer === this.values.layer && n.info.kind === this.values.neuron_kind,
+    );
+    if (neurons && neurons !== this.shownNeurons) {
+      this.shownNeurons = neurons;
+      this.values._neurons_info = neurons.info;
+      this.values._neurons = neurons.data;
+      this.emit("change:_neurons");
+      this.emit("change:_neurons_info");
+    }
   }
+
+  private shownNeurons: ExtraNeurons | null = null;
 }

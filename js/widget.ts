@@ -6,7 +6,7 @@ import * as data from "./data";
 import { el, onResize } from "./dom";
 import type { Model, WidgetTraits } from "./model";
 import { Selection } from "./selection";
-import { type ExtraMap, LocalModel, decodeState } from "./static";
+import { type ExtraMap, type ExtraNeurons, LocalModel, decodeState } from "./static";
 import { type Theme, readTheme, watchTheme } from "./theme";
 import { createHeadGrid } from "./views/headGrid";
 import { createHeatmap } from "./views/heatmap";
@@ -72,11 +72,15 @@ function render({ model, el: host }: { model: Model; el: HTMLElement }): () => v
 
 /** Render state exported by AttentionWidget.state_for_export() without a kernel; returns the cleanup. */
 export function mountStatic(
-  host: HTMLElement, state: Record<string, unknown>, extraMaps: unknown[] = [],
+  host: HTMLElement, state: Record<string, unknown>, extraMaps: unknown[] = [], extraNeurons: unknown[] = [],
 ): { model: LocalModel; dispose: () => void } {
-  // Extra maps ({info, data}, data as {"$bytes": base64} or a DataView) are shown when their head is selected.
-  const maps = decodeState({ maps: extraMaps }) as unknown as { maps: ExtraMap[] };
-  const model = new LocalModel(decodeState(state), maps.maps);
+  // Extra maps and neuron plots ({info, data}, data as {"$bytes": base64} or a DataView) are shown when
+  // their head or layer is selected.
+  const extras = decodeState({ maps: extraMaps, neurons: extraNeurons }) as unknown as {
+    maps: ExtraMap[];
+    neurons: ExtraNeurons[];
+  };
+  const model = new LocalModel(decodeState(state), extras.maps, extras.neurons);
   const dispose = render({ model, el: host });
   return { model, dispose };
 }
