@@ -31,7 +31,7 @@ js: setup
 	npm run build
 
 demo: js
-	$(VENV)/bin/attnwidget summary
+	$(VENV)/bin/attnwidget compare --mode all --out outputs
 
 test: js
 	npm run typecheck

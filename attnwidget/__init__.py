@@ -4,9 +4,12 @@
 >>> result = attnwidget.AttentionExtractor().extract_activations("Once upon a time")  # doctest: +SKIP
 """
 
+from .compare import CompareWidget, compare
 from .errors import AttentionUnavailableError, ModelLoadError
+from .export import export_html
 from .extraction import Extraction
 from .extractor import AttentionExtractor
+from .figures import AttentionVisualizer
 from .models import BUNDLED_MODELS, DEFAULT_MODEL, load_model
 from .widget import AttentionWidget, show
 
@@ -15,9 +18,13 @@ __all__ = [
     "DEFAULT_MODEL",
     "AttentionExtractor",
     "AttentionUnavailableError",
+    "AttentionVisualizer",
     "AttentionWidget",
+    "CompareWidget",
     "Extraction",
     "ModelLoadError",
+    "compare",
+    "export_html",
     "load_model",
     "show",
 ]

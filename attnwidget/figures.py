@@ -1,6 +1,7 @@
 """`AttentionVisualizer`: static matplotlib figures (PNG, SVG, PDF) with the original project's method names.
 
-Every method takes `save_path=` (the format follows the suffix) and returns the matplotlib Figure.
+Every method takes `save_path=` (the format follows the suffix) and returns the matplotlib Figure. Figures
+are made without pyplot, so importing attnwidget changes no matplotlib setting.
 Token labels are the readable display tokens; long prompts get thinned labels so they stay legible.
 """
 
@@ -12,10 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-
-matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))  # figures are written to files; no window needed
-
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -46,6 +43,15 @@ def _token_axis(axis: Any, tokens: Sequence[str], which: str) -> None:
     else:
         axis.set_yticks(positions)
         axis.set_yticklabels(shown, fontsize=8)
+
+
+def _subplots(
+    rows: int = 1, columns: int = 1, figsize: tuple[float, float] = (6.4, 4.8), squeeze: bool = True
+) -> tuple[Figure, Any]:
+    """A Figure made without pyplot: nothing global changes (the notebook's backend stays as it is), no
+    window opens, and the figure is freed with its last reference. Notebooks still display it."""
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(rows, columns, squeeze=squeeze)
 
 
 def _save(figure: Figure, save_path: str | os.PathLike[str] | None) -> Figure:
@@ -108,7 +114,7 @@ class AttentionVisualizer:
         if maps.shape != (len(tokens), len(tokens)):
             raise ValueError(f"attention map is {maps.shape} but there are {len(tokens)} tokens")
         size = min(12.0, 3.0 + 0.22 * len(tokens))
-        figure, axis = plt.subplots(figsize=(size + 1.2, size))
+        figure, axis = _subplots(figsize=(size + 1.2, size))
         image = axis.imshow(np.power(maps, gamma), cmap=self.cmap, vmin=0, vmax=1, interpolation="nearest")
         _token_axis(axis, tokens, "x")
         _token_axis(axis, tokens, "y")
@@ -159,7 +165,7 @@ class AttentionVisualizer:
         heads = grid.shape[0]
         columns = min(heads, max_columns)
         rows = int(np.ceil(heads / columns))
-        figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows + 0.6), squeeze=False)
+        figure, axes = _subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows + 0.6), squeeze=False)
         for index, axis in enumerate(axes.ravel()):
             axis.set_xticks([])
             axis.set_yticks([])
@@ -194,7 +200,7 @@ class AttentionVisualizer:
             for head in range(num_heads):
                 mosaic[layer * step : layer * step + side, head * step : head * step + side] = pooled[head]
         cell = min(1.0, 14.0 / max(num_heads, 1))
-        figure, axis = plt.subplots(figsize=(1.2 + cell * num_heads, 1.0 + cell * num_layers))
+        figure, axis = _subplots(figsize=(1.2 + cell * num_heads, 1.0 + cell * num_layers))
         colours = matplotlib.colormaps[self.cmap].with_extremes(bad=(1, 1, 1, 0))
         axis.imshow(np.power(mosaic, gamma), cmap=colours, vmin=0, vmax=1, interpolation="nearest")
         centres = np.arange(num_heads) * step + side / 2 - 0.5
@@ -244,7 +250,7 @@ class AttentionVisualizer:
         rest = chosen[:, 1:] if chosen.shape[1] > 2 else chosen
         limit = float(np.abs(rest).max()) or 1.0
         width = min(16.0, 3.0 + 0.25 * len(tokens))
-        figure, axis = plt.subplots(figsize=(width, 1.5 + 0.28 * len(neurons)))
+        figure, axis = _subplots(figsize=(width, 1.5 + 0.28 * len(neurons)))
         image = axis.imshow(chosen, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
         _token_axis(axis, tokens, "x")
         axis.set_yticks(range(len(neurons)))
@@ -284,7 +290,7 @@ class AttentionVisualizer:
                 raise IndexError(f"neurons {bad} are out of range: this layer has {width} (valid: 0..{width - 1})")
         columns = min(3, len(neurons))
         rows = int(np.ceil(len(neurons) / columns))
-        figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.2 * rows + 0.8), squeeze=False)
+        figure, axes = _subplots(rows, columns, figsize=(5 * columns, 3.2 * rows + 0.8), squeeze=False)
         for index, axis in enumerate(axes.ravel()):
             if index >= len(neurons):
                 axis.axis("off")
@@ -304,6 +310,34 @@ class AttentionVisualizer:
         )
         figure.tight_layout(rect=(0, 0.08, 1, 0.96))
         return _save(figure, save_path)
+
+    # ---- the interactive page -------------------------------------------------------------------------
+    def plot_interactive_attention(
+        self,
+        result: Any,
+        save_path: str | os.PathLike[str] = "interactive_attention.html",
+        layer_idx: int | None = None,
+        head_idx: int | None = None,
+    ) -> Path:
+        """Write the widget's linked views for `result` (an Extraction or an AttentionWidget) as one
+        self-contained HTML file that opens offline with no kernel; returns its path.
+
+        The head shown first is (`layer_idx`, `head_idx`), or the most focused head when not given.
+        """
+        from .export import export_html
+        from .report import most_focused_head
+        from .widget import AttentionWidget
+
+        if isinstance(result, AttentionWidget):
+            return export_html(result, save_path)
+        if not isinstance(result, Extraction):
+            raise TypeError(f"result must be an Extraction or an AttentionWidget, got {type(result).__name__}")
+        if layer_idx is None or head_idx is None:
+            best_layer, best_head = most_focused_head(result)
+            layer_idx = best_layer if layer_idx is None else layer_idx
+            head_idx = best_head if head_idx is None else head_idx
+        widget = AttentionWidget(result, layer=layer_idx % result.num_layers, head=head_idx % result.num_heads)
+        return export_html(widget, save_path)
 
     # ---- statistics ---------------------------------------------------------------------------------
     def plot_layer_statistics(
@@ -336,7 +370,7 @@ class AttentionVisualizer:
             ("first_token", "attention to the first token"),
         ]
         panels = [(key, label) for key, label in panels if key in series[0][1][names[0]]]
-        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+        figure, axes = _subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
         colours = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
         handles = []
         for axis, (metric, label) in zip(axes[0], panels):

@@ -53,37 +53,33 @@ def write_figures(
     out.mkdir(parents=True, exist_ok=True)
     viz = AttentionVisualizer(model_name=extractions[0].model_name)
     written: list[Path] = []
+    # One head for the whole set, so that the phrasings are compared on the same head: the first prompt's
+    # most focused one.
+    layer, head = most_focused_head(extractions[0])
     for number, extraction in enumerate(extractions, start=1):
-        layer, head = most_focused_head(extraction)
         path = out / f"attention_{tag}_{number}.png"
         progress(f"{path.name}: layer {layer}, head {head}")
-        _close(viz.plot_attention_heatmap(
+        viz.plot_attention_heatmap(
             extraction.attention(layer), extraction.display_tokens, layer, head, save_path=path,
-            title=f"{extraction.model_name} · layer {layer}, head {head} (most focused) · {_short(extraction.prompt)}",
-        ))  # fmt: skip
+            title=f"{extraction.model_name} · layer {layer}, head {head} · {_short(extraction.prompt)}",
+        )  # fmt: skip
         written.append(path)
         path = out / f"all_heads_{tag}_{number}.png"
         progress(path.name)
-        _close(viz.plot_all_heads(extraction, save_path=path))
+        viz.plot_all_heads(extraction, save_path=path)
         written.append(path)
     suffix = "" if single_mode else f"_{tag}"
     if len(extractions) >= 2:
         path = out / f"neuron_comparison{suffix}.png"
         progress(path.name)
-        _close(viz.plot_activation_comparison(list(extractions), layer_idx=-1, kind="mlp", save_path=path))
+        viz.plot_activation_comparison(list(extractions), layer_idx=-1, kind="mlp", save_path=path)
         written.append(path)
     path = out / f"layer_stats{suffix}.png"
     progress(path.name)
-    _close(viz.plot_layer_statistics(list(extractions), save_path=path))
+    viz.plot_layer_statistics(list(extractions), save_path=path)
     written.append(path)
     return written
 
 
 def _short(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def _close(figure: object) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)  # type: ignore[arg-type]

@@ -39,21 +39,11 @@ CHROMIUM_ARGS = [
 
 
 def state_json(state: dict[str, Any]) -> str:
-    """Widget state as JSON with bytes as {"$bytes": base64}, safe inside a <script> element."""
-    encoded = {
-        name: {"$bytes": base64.b64encode(value).decode("ascii")} if isinstance(value, bytes) else value
-        for name, value in state.items()
-    }
-    text = json.dumps(encoded, ensure_ascii=False)
-    for char, escape in (
-        ("&", "\\u0026"),
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escape)
-    return text
+    """Widget state as JSON with bytes as {"$bytes": base64}, safe inside a <script> element (the encoding
+    export_html uses)."""
+    from attnwidget.export import json_for_script
+
+    return json_for_script(state)
 
 
 def page_html(state: dict[str, Any], width: int = 900, dark: bool = False) -> str:

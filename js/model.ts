@@ -78,7 +78,10 @@ export type Model = AnyModel<WidgetTraits>;
 /** Message sent to Python when a person selects something (fans out to AttentionWidget.on_select). */
 export interface SelectMessage {
   kind: "select";
-  source: "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats";
+  source:
+    | "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats"
+    // CompareWidget's own views (attnwidget/compare.py).
+    | "head-diff" | "head-diff-ranking" | "compare-diff";
   layer: number;
   head: number;
   token: number;

@@ -4,7 +4,8 @@ import { canvas, el, fitCanvas } from "../dom";
 import type { ColorScale } from "../model";
 import type { Theme } from "../theme";
 
-const WIDTH = 260;
+const FULL_WIDTH = 260;
+const MIN_WIDTH = 140;
 const HEIGHT = 30;
 const BAR = 10;
 const PAD = 20;
@@ -19,17 +20,21 @@ const DESCRIPTIONS: Record<ColorScale, string> = {
 export function createLegend(): { root: HTMLElement; paint(theme: Theme, scale: ColorScale, max: number): void } {
   const root = el("div", "aw-legend");
   const bar = canvas("aw-legend-bar");
-  bar.style.width = `${WIDTH}px`;
+  bar.style.width = `${FULL_WIDTH}px`;
   bar.style.height = `${HEIGHT}px`;
   const note = el("span", "aw-hint");
   root.append(bar, note);
 
   const paint = (theme: Theme, scale: ColorScale, max: number) => {
     note.textContent = DESCRIPTIONS[scale];
-    const ctx = fitCanvas(bar, WIDTH, HEIGHT);
+    // Narrower than FULL_WIDTH only when the legend's own box is (a CompareWidget panel); 0 while detached.
+    const room = root.clientWidth - (parseFloat(getComputedStyle(root).paddingLeft) || 0);
+    const width = room > 0 ? Math.max(MIN_WIDTH, Math.min(FULL_WIDTH, Math.floor(room))) : FULL_WIDTH;
+    bar.style.width = `${width}px`;
+    const ctx = fitCanvas(bar, width, HEIGHT);
     if (!ctx) return;
-    ctx.clearRect(0, 0, WIDTH, HEIGHT);
-    const span = WIDTH - 2 * PAD;
+    ctx.clearRect(0, 0, width, HEIGHT);
+    const span = width - 2 * PAD;
     for (let i = 0; i < 256; i++) {
       const [r, g, b] = unpackRGBA(theme.sequential[i]);
       ctx.fillStyle = `rgb(${r},${g},${b})`;
