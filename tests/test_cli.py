@@ -77,6 +77,15 @@ def test_compare_interactive_writes_the_page_only(tmp_path: Path) -> None:
     assert "hello &lt;b&gt;world&lt;/b&gt;" in page  # the prompt in the page header is escaped text
 
 
+@pytest.mark.parametrize("mode", ["simple", "questions", "sentiment"])
+def test_compare_each_built_in_mode(mode: str, tmp_path: Path) -> None:
+    done = run_cli("compare", "--mode", mode, "--model", "minilm-l6", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    expected = {f"attention_{mode}_{n}.png" for n in (1, 2, 3)} | {f"all_heads_{mode}_{n}.png" for n in (1, 2, 3)}
+    assert names == expected | {"neuron_comparison.png", "layer_stats.png", "interactive_attention.html"}
+
+
 @pytest.mark.slow
 def test_compare_all_on_the_bundled_model(tmp_path: Path) -> None:
     done = run_cli("compare", "--mode", "all", "--out", str(tmp_path))
