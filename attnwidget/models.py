@@ -23,6 +23,8 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,7 +153,8 @@ def load_folder(path: Path) -> tuple[Any, Any]:
         raise ModelLoadError(f"{path} has no config.json, so it is not a model folder")
     try:
         config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
-        model = _auto_class_for(config).from_pretrained(path, local_files_only=True)
+        with _quiet_progress():
+            model = _auto_class_for(config).from_pretrained(path, local_files_only=True)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError) as error:
         raise ModelLoadError(f"could not load the model folder {path}: {_first_line(error)}") from error
@@ -177,6 +180,20 @@ def load_hub_id(name: str) -> tuple[Any, Any]:
             f"local cache); use a bundled model ({bundled_aliases_text()}), a local folder or a .gguf file"
         ) from error
     return model, tokenizer
+
+
+@contextmanager
+def _quiet_progress() -> Iterator[None]:
+    """Hide transformers' per-tensor "Loading weights" bar (noise in a notebook's output) for one load."""
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
 
 
 def _gguf_cache_key(path: Path) -> dict[str, Any]:
