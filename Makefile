@@ -43,6 +43,7 @@ bench: js
 	$(PY) benchmarks/bench_extraction.py
 	$(PY) benchmarks/bench_widget_paint.py
 	$(PY) benchmarks/bench_widget_live.py
+	$(PY) benchmarks/bench_long_prompt.py
 
 clean:
 	rm -rf attnwidget/static node_modules $(VENV) .pytest_cache

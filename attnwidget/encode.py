@@ -12,6 +12,10 @@ attention map (the selected head)
     float16 of side ``n = min(seq_len, MAP_MAX_SIZE)`` (max-pooled as above when ``seq_len > n``).
     Layout ``"lower"`` (causal models): row ``i`` holds its ``i + 1`` values ``[0..i]``, rows
     concatenated, ``n (n + 1) / 2`` values. Layout ``"full"``: ``n × n`` values.
+attention window (a zoomed part of the selected head, requested by the heatmap)
+    float16 ``[rows, cols]``, layout ``"full"``, row-major: queries ``q0..q1``, keys ``k0..k1`` (half-open)
+    of the exact map, each axis max-pooled over ``pool_edges(q1 - q0, rows)`` (resp. keys) when longer than
+    ``MAP_MAX_SIZE``; masked (later) keys of a causal map are 0. See `encode_attention_window`.
 stats
     float32 ``[len(STAT_NAMES), layers, heads]``, see `STAT_NAMES`.
 neurons
@@ -83,16 +87,28 @@ def expand_uint8(codes: np.ndarray) -> np.ndarray:
     return np.square(codes.astype(np.float32) / 255.0)
 
 
+# Rows per block in `layer_stats`: its scratch buffer stays ~4 MiB at 4096 tokens. Arrays of the layer's
+# size as temporaries (600 MB at 4096 tokens) cost more in fresh pages than the arithmetic itself.
+_STATS_BLOCK_ROWS = 256
+
+
 def layer_stats(maps: np.ndarray) -> np.ndarray:
     """float32 [len(STAT_NAMES), heads] for one layer's maps [heads, seq, seq]."""
     heads, seq, _ = maps.shape
-    logs = np.log(np.maximum(maps, np.float32(1e-30)))
-    logs *= maps
-    entropy = -logs.sum(axis=-1).mean(axis=-1)
+    entropy = np.zeros(heads, dtype=np.float64)
+    peak = np.zeros(heads, dtype=np.float64)
+    scratch = np.empty((min(_STATS_BLOCK_ROWS, seq), seq), dtype=np.float32)
+    for head in range(heads):
+        for start in range(0, seq, _STATS_BLOCK_ROWS):
+            rows = maps[head, start : start + _STATS_BLOCK_ROWS]
+            logs = scratch[: rows.shape[0]]
+            np.maximum(rows, np.float32(1e-30), out=logs)
+            np.log(logs, out=logs)
+            logs *= rows
+            entropy[head] -= logs.sum(axis=-1).sum(dtype=np.float64)
+            peak[head] += rows.max(axis=-1).sum(dtype=np.float64)
     previous = np.diagonal(maps, offset=-1, axis1=1, axis2=2).sum(axis=-1) / seq if seq > 1 else np.zeros(heads)
-    return np.stack([maps.max(axis=-1).mean(axis=-1), entropy, maps[:, :, 0].mean(axis=-1), previous]).astype(
-        np.float32
-    )
+    return np.stack([peak / seq, entropy / seq, maps[:, :, 0].mean(axis=-1), previous]).astype(np.float32)
 
 
 def attention_summary(
@@ -148,6 +164,74 @@ def decode_attention_map(data: bytes, info: dict[str, Any]) -> np.ndarray:
     full = np.zeros((size, size), dtype=np.float32)
     full[_lower_mask(size)] = values
     return full
+
+
+# ---- a window of the selected head -----------------------------------------------------------------
+def max_pool_2d(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Max-pool a [r, c] array to ``rows × cols`` over the bins ``pool_edges`` of each axis."""
+    if rows != values.shape[0]:
+        values = np.maximum.reduceat(values, pool_edges(values.shape[0], rows)[:-1], axis=0)
+    if cols != values.shape[1]:
+        values = np.maximum.reduceat(values, pool_edges(values.shape[1], cols)[:-1], axis=1)
+    return values
+
+
+def check_window(window: Any, seq_len: int) -> tuple[int, int, int, int] | None:
+    """A window ``[q0, q1, k0, k1]`` (list/tuple, or a dict with those keys; empty or None: no window) →
+    a tuple of ints with ``0 ≤ q0 < q1 ≤ seq_len`` and ``0 ≤ k0 < k1 ≤ seq_len``; ValueError otherwise."""
+    if window is None or (isinstance(window, (list, tuple, dict)) and len(window) == 0):
+        return None
+    names = ("q0", "q1", "k0", "k1")
+    if isinstance(window, dict):
+        if set(window) != set(names):
+            raise ValueError(f"a map window dict needs exactly the keys q0, q1, k0, k1, got {sorted(window)!r}")
+        window = [window[name] for name in names]
+    if not isinstance(window, (list, tuple)) or len(window) != 4:
+        raise ValueError(f"a map window is [q0, q1, k0, k1] (or [] for none), got {window!r}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in window):
+        raise ValueError(f"a map window's bounds must be ints, got {window!r}")
+    q0, q1, k0, k1 = (int(v) for v in window)
+    if not (0 <= q0 < q1 <= seq_len and 0 <= k0 < k1 <= seq_len):
+        raise ValueError(
+            f"a map window [q0, q1, k0, k1] needs 0 <= q0 < q1 <= {seq_len} and 0 <= k0 < k1 <= {seq_len} "
+            f"(the prompt has {seq_len} tokens), got {list(window)!r}"
+        )
+    return q0, q1, k0, k1
+
+
+def encode_attention_window(
+    weights: np.ndarray, window: tuple[int, int, int, int], max_side: int = MAP_MAX_SIZE
+) -> tuple[bytes, dict[str, Any]]:
+    """Queries ``q0:q1`` × keys ``k0:k1`` of one head's [seq, seq] map → (float16 bytes [rows, cols], info).
+
+    Each side is sent exactly up to `max_side` values, max-pooled above; at most ``max_side²`` float16 values
+    (2 MiB for 1024), far below `MESSAGE_LIMIT`."""
+    if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+        raise ValueError(f"expected a square [seq, seq] map, got shape {weights.shape}")
+    checked = check_window(list(window), weights.shape[0])
+    if checked is None:
+        raise ValueError("an empty window has nothing to encode")
+    q0, q1, k0, k1 = checked
+    rows, cols = min(q1 - q0, max_side), min(k1 - k0, max_side)
+    block = max_pool_2d(weights[q0:q1, k0:k1], rows, cols)
+    info = {
+        "dtype": "float16",
+        "layout": "full",
+        "q0": q0,
+        "q1": q1,
+        "k0": k0,
+        "k1": k1,
+        "rows": rows,
+        "cols": cols,
+        "seq_len": int(weights.shape[0]),
+        "pooled": rows < q1 - q0 or cols < k1 - k0,
+    }
+    return to_float16(block).tobytes(), info
+
+
+def decode_attention_window(data: bytes, info: dict[str, Any]) -> np.ndarray:
+    """The inverse of `encode_attention_window`: float32 [rows, cols]."""
+    return decode_float16(data, (int(info["rows"]), int(info["cols"])))
 
 
 # ---- neurons and predictions -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .capture import LayerSource
+from .lens import LensProjector, lens_arrays
 from .predictions import NextTokenPredictor
 
 NEURON_KINDS = ("residual", "mlp")
@@ -67,6 +68,8 @@ class Extraction:
     _layer_cache: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict, repr=False)
     _mlp_all: np.ndarray | None = field(default=None, repr=False)
     _predictions: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _head_scores: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    lens: LensProjector | None = field(default=None, repr=False)
 
     # ---- shape -------------------------------------------------------------------------------------
     @property
@@ -130,6 +133,16 @@ class Extraction:
         for layer in range(self.num_layers):
             yield layer, self._compute(layer, None)
 
+    def head_scores(self) -> dict[str, np.ndarray]:
+        """Head-role scores ``{name: float64 [layers, heads]}`` (`attnwidget.scores` defines each one):
+        induction, previous_token, bos, self, local, entropy. Computed in one pass over the layers on first
+        call (or by the widget's own pass), then cached; each call returns fresh copies."""
+        if self._head_scores is None:
+            from .scores import head_scores
+
+            self._head_scores = head_scores(self.iter_attention(), self.num_layers, self.num_heads, self.input_ids)
+        return {name: values.copy() for name, values in self._head_scores.items()}
+
     # ---- neurons and predictions ----------------------------------------------------------------
     def neuron_activations(self, layer: int, kind: str = "residual") -> np.ndarray:
         """[seq, width] activations of one layer: its residual stream output, or its MLP neurons."""
@@ -185,6 +198,35 @@ class Extraction:
         else:  # one row only: cheap, for a hover or the last token
             ids, probs = (a[0] for a in self.predictor.top_k(self.final_hidden[position : position + 1]))
         return [(text, float(p)) for text, p in zip(self.predictor.texts(ids)[0], probs)]
+
+    # ---- logit lens ---------------------------------------------------------------------------------
+    def logit_lens_arrays(self, position: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The logit lens at one position as arrays: (ids int64 [layers + 1, k], probs float32 [layers + 1, k]).
+
+        Row 0 unembeds the embeddings, row l + 1 the output of layer l (through the model's final norm);
+        the last row is the model's own prediction (`top_predictions(position)`). Costs (layers + 1) rows
+        of unembedding, whatever the prompt's length."""
+        if self.lens is None or self.final_hidden is None:
+            raise ValueError(f"{self.model_name} is not a causal language model; it has no logit lens")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        position = check_index(position, self.seq_len, "position", "this prompt's token count")
+        residual = self.residual_stream[:, position]
+        if self.lens.norm is None and not np.allclose(residual[-1], self.final_hidden[position], atol=1e-5):
+            raise ValueError(
+                f"the final norm of {self.model_name} could not be located, so its logit lens cannot be computed"
+            )
+        return lens_arrays(self.lens, residual, self.final_hidden[position], int(k))
+
+    def logit_lens(self, position: int, k: int = 5) -> list[list[tuple[str, float]]]:
+        """Top-k next tokens predicted from each layer's residual stream at `position`, as (text, probability).
+
+        num_layers + 1 entries: entry 0 from the embeddings, entry l + 1 from the output of layer l; the last
+        equals ``top_predictions(position)[:k]``. Raises ValueError for encoders (no next-token head)."""
+        ids, probs = self.logit_lens_arrays(position, k)
+        assert self.lens is not None
+        texts = self.lens.texts(ids)
+        return [[(text, float(p)) for text, p in zip(row_texts, row)] for row_texts, row in zip(texts, probs)]
 
     # ---- statistics ------------------------------------------------------------------------------
     def attention_stats(self) -> dict[str, dict[str, Any]]:

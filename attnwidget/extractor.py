@@ -15,6 +15,7 @@ import torch
 from . import capture
 from .errors import AttentionUnavailableError
 from .extraction import NEURON_KINDS, Extraction
+from .lens import LensProjector
 from .models import load_model, resolve_device
 from .predictions import NextTokenPredictor
 from .tokens import display_tokens
@@ -83,6 +84,7 @@ class AttentionExtractor:
         is_causal = self.get_model_info()["is_causal"]
         has_head = model.get_output_embeddings() is not None
         self._predictor = NextTokenPredictor(model, tokenizer, top_k) if is_causal and has_head else None
+        self._lens = LensProjector(model, self._predictor) if self._predictor is not None else None
         self._recent: OrderedDict[str, Extraction] = OrderedDict()
 
     # ---- the original project's API -------------------------------------------------------------
@@ -216,6 +218,7 @@ class AttentionExtractor:
                     is_causal=info["is_causal"],
                     layers=layers,
                     batch_index=row,
+                    lens=self._lens,
                 )
             )
         return results

@@ -26,11 +26,14 @@ class NextTokenPredictor:
         self.k = min(top_k, int(model.config.vocab_size))
         self._texts: dict[int, str] = {}
 
-    def top_k(self, final_hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """final_hidden [n, hidden] -> (ids int64 [n, k], probabilities float32 [n, k]), most likely first."""
+    def top_k(self, final_hidden: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """final_hidden [n, hidden] -> (ids int64 [n, k], probabilities float32 [n, k]), most likely first.
+
+        `k` defaults to the predictor's own (the extractor's ``top_k``)."""
+        k = self.k if k is None else min(int(k), int(self.head.weight.shape[0]))
         device = self.head.weight.device
-        ids_out = np.zeros((len(final_hidden), self.k), dtype=np.int64)
-        probs_out = np.zeros((len(final_hidden), self.k), dtype=np.float32)
+        ids_out = np.zeros((len(final_hidden), k), dtype=np.int64)
+        probs_out = np.zeros((len(final_hidden), k), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(final_hidden), _CHUNK):
                 rows = torch.from_numpy(final_hidden[start : start + _CHUNK]).to(device, self.head.weight.dtype)
@@ -38,7 +41,7 @@ class NextTokenPredictor:
                 if self.softcap:
                     logits = torch.tanh(logits / self.softcap) * self.softcap
                 # log_softmax is one fused pass (logsumexp is ~4x slower on CPU); top-k of it = top-k of logits.
-                log_probs, ids = torch.log_softmax(logits, dim=-1).topk(self.k, dim=-1)
+                log_probs, ids = torch.log_softmax(logits, dim=-1).topk(k, dim=-1)
                 ids_out[start : start + _CHUNK] = ids.cpu().numpy()
                 probs_out[start : start + _CHUNK] = log_probs.exp().cpu().numpy()
         return ids_out, probs_out

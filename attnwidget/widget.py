@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -20,19 +21,30 @@ from ipywidgets import CallbackDispatcher
 
 from . import encode
 from .extraction import NEURON_KINDS, Extraction
+from .scores import ASCENDING, SCORE_LABELS, SCORE_NAMES, HeadScoreAccumulator
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 COLOR_SCALES = ("linear", "gamma", "row", "log")
 NEURON_K_MAX = 256
 PREDICTIONS_SHOWN = 3
 PREDICTIONS_MAX_TOKENS = 4096
+# What `head_score` can be: "none" (the grid shows thumbnails) or a score of attnwidget.scores.
+HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES)
+# Logit lens: top-k per layer for the pinned (else hovered) token; positions already computed are kept.
+LENS_K = 5
+LENS_CACHE_SIZE = 64
 # Traits that describe the extraction (sent once) and the selection-dependent arrays; together with the
 # public traits they are the widget's whole state (`state_for_export`).
 _DATA_TRAITS = (
     "_info", "_tokens", "_thumbnails", "_stats", "_attention_map", "_attention_map_info",
     "_neurons", "_neurons_info", "_predictions", "_prediction_probs",
+    "_head_scores",
+    "_lens_tokens", "_lens_probs", "_lens_info",
 )  # fmt: skip
-_PUBLIC_TRAITS = ("layer", "head", "token", "hovered_token", "color_scale", "neuron_kind", "neuron_k")
+_PUBLIC_TRAITS = ("layer", "head", "token", "hovered_token", "color_scale", "neuron_kind", "neuron_k", "head_score")
+# The heatmap's zoom window and the part of the selected head it shows at full resolution (long prompts).
+_PUBLIC_TRAITS += ("map_window",)
+_DATA_TRAITS += ("_map_window", "_map_window_info")
 
 
 def _index_error(what: str, value: object, low: int, high: int, extra: str = "") -> traitlets.TraitError:
@@ -56,6 +68,20 @@ class _CheckedUnicode(traitlets.Unicode):
         return super().validate(obj, value)
 
 
+class _CheckedWindow(traitlets.List):
+    """`map_window`: ``[]`` or ``[q0, q1, k0, k1]`` (a dict with those keys is accepted), checked against the
+    prompt's length by `encode.check_window` and stored as a list of ints."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction"):
+            try:
+                window = encode.check_window(value, obj._extraction.seq_len)
+            except ValueError as error:
+                raise traitlets.TraitError(f"map_window: {error}") from None
+            return [] if window is None else list(window)
+        return super().validate(obj, value)
+
+
 class AttentionWidget(anywidget.AnyWidget):
     """Attention maps, neurons and statistics of one prompt, as linked views in a notebook.
 
@@ -69,6 +95,9 @@ class AttentionWidget(anywidget.AnyWidget):
         scaled to its own maximum).
     neuron_kind : ``"residual"`` (residual stream after the layer) or ``"mlp"`` (MLP neurons).
     neuron_k : how many of the layer's most variable neurons the neuron plot shows (1..256).
+    head_score : ``"none"`` or a head-role score (``"induction"``, ``"previous_token"``, ``"bos"``,
+        ``"self"``, ``"local"``, ``"entropy"``; see `attnwidget.scores`) that colours the head grid and
+        ranks the heads in the head-scores view.
 
     Examples
     --------
@@ -89,18 +118,34 @@ class AttentionWidget(anywidget.AnyWidget):
     color_scale = _CheckedUnicode("log", help=f"One of {COLOR_SCALES}.").tag(sync=True)
     neuron_kind = _CheckedUnicode("residual", help=f"One of {NEURON_KINDS}.").tag(sync=True)
     neuron_k = _CheckedInt(16, help="Number of neurons in the neuron plot.").tag(sync=True)
+    head_score = _CheckedUnicode(
+        "none", help=f"Head-role score that colours the grid, one of {HEAD_SCORE_CHOICES}."
+    ).tag(sync=True)
+    map_window = _CheckedWindow(
+        [], help="The heatmap's zoom window [q0, q1, k0, k1] (half-open token ranges), [] when not zoomed."
+    ).tag(sync=True)
 
     # ---- private, Python → views (see attnwidget.encode for the byte layouts) -------------------------
     _info = traitlets.Dict().tag(sync=True)
     _tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _thumbnails = traitlets.Bytes(b"").tag(sync=True)
     _stats = traitlets.Bytes(b"").tag(sync=True)
+    # float32 [len(score_names), layers, heads]: head-role scores (attnwidget.scores), NaN where undefined.
+    _head_scores = traitlets.Bytes(b"").tag(sync=True)
     _attention_map = traitlets.Bytes(b"").tag(sync=True)
     _attention_map_info = traitlets.Dict().tag(sync=True)
+    # `map_window` of the selected head (encode.encode_attention_window), info + {"layer", "head"}; {} if none.
+    _map_window = traitlets.Bytes(b"").tag(sync=True)
+    _map_window_info = traitlets.Dict().tag(sync=True)
     _neurons = traitlets.Bytes(b"").tag(sync=True)
     _neurons_info = traitlets.Dict().tag(sync=True)
     _predictions = traitlets.List(traitlets.List(traitlets.Unicode())).tag(sync=True)
     _prediction_probs = traitlets.Bytes(b"").tag(sync=True)
+    # Logit lens at one position: token texts [layers + 1][k], float16 probabilities [layers + 1, k], and
+    # {"position", "k"} (position -1: none yet; "unavailable": why a model has none).
+    _lens_tokens = traitlets.List(traitlets.List(traitlets.Unicode())).tag(sync=True)
+    _lens_probs = traitlets.Bytes(b"").tag(sync=True)
+    _lens_info = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -112,6 +157,7 @@ class AttentionWidget(anywidget.AnyWidget):
         color_scale: str = "log",
         neuron_kind: str = "residual",
         neuron_k: int = 16,
+        head_score: str = "none",
     ) -> None:
         if not isinstance(extraction, Extraction):
             raise TypeError(
@@ -126,16 +172,29 @@ class AttentionWidget(anywidget.AnyWidget):
         self._select_callbacks = CallbackDispatcher()
         self._map_key: tuple[int, int] | None = None
         self._neurons_key: tuple[int, str, int] | None = None
+        self._window_key: tuple[int, int, tuple[int, ...]] | None = None
+        # The selected head's exact map, kept for zoom windows when the sent map is max-pooled.
+        self._head_weights: tuple[tuple[int, int], np.ndarray] | None = None
+        self._lens_position: int | None = None
+        self._lens_cache: OrderedDict[int, tuple[list[list[str]], bytes]] = OrderedDict()
         # Everything goes to super().__init__ so that the comm's first message carries the whole state.
         super().__init__(
-            **self._static_state(), **self._checked_selection(layer, head, token, color_scale, neuron_kind, neuron_k)
+            **self._static_state(),
+            **self._checked_selection(layer, head, token, color_scale, neuron_kind, neuron_k),
+            head_score=self._check("head_score", head_score),
         )
         self.on_msg(self._handle_message)
 
     # ---- state built once ---------------------------------------------------------------------------
     def _static_state(self) -> dict[str, Any]:
         ex = self._extraction
-        thumbnails, stats = encode.attention_summary(ex.iter_attention(), ex.num_layers, ex.num_heads, ex.seq_len)
+        # Head-role scores ride on the same pass over the layers (unless the extraction has them already).
+        roles = None if ex._head_scores is not None else HeadScoreAccumulator(ex.num_layers, ex.num_heads, ex.input_ids)
+        layers = ex.iter_attention() if roles is None else roles.tap(ex.iter_attention())
+        thumbnails, stats = encode.attention_summary(layers, ex.num_layers, ex.num_heads, ex.seq_len)
+        if roles is not None:
+            ex._head_scores = roles.result()
+        role_scores = ex.head_scores()
         widths = self._neuron_widths
         info = {
             "model_name": ex.model_name,
@@ -148,6 +207,9 @@ class AttentionWidget(anywidget.AnyWidget):
             "stat_names": list(encode.STAT_NAMES),
             "stat_labels": [encode.STAT_LABELS[name] for name in encode.STAT_NAMES],
             "neuron_widths": widths,
+            "score_names": list(SCORE_NAMES),
+            "score_labels": [SCORE_LABELS[name] for name in SCORE_NAMES],
+            "score_ascending": [name in ASCENDING for name in SCORE_NAMES],
         }
         predictions: list[list[str]] = []
         probs = b""
@@ -164,6 +226,7 @@ class AttentionWidget(anywidget.AnyWidget):
             "_tokens": list(ex.display_tokens),
             "_thumbnails": thumbnails.tobytes(),
             "_stats": stats.tobytes(),
+            "_head_scores": np.stack([role_scores[name] for name in SCORE_NAMES]).astype("<f4").tobytes(),
             "_predictions": predictions,
             "_prediction_probs": probs,
         }
@@ -182,6 +245,7 @@ class AttentionWidget(anywidget.AnyWidget):
         checked = {name: self._check(name, value) for name, value in values.items()}
         checked.update(self._map_state(checked["layer"], checked["head"]))
         checked.update(self._neuron_state(checked["layer"], checked["neuron_kind"], checked["neuron_k"]))
+        checked.update(self._lens_state(checked["token"]))
         return checked
 
     # ---- validation ---------------------------------------------------------------------------------
@@ -198,6 +262,12 @@ class AttentionWidget(anywidget.AnyWidget):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
                 raise _index_error(name, value, low, high, extra)
             return int(value)
+        if name == "head_score":
+            if not isinstance(value, str) or value not in HEAD_SCORE_CHOICES:
+                raise traitlets.TraitError(
+                    f"head_score must be one of {', '.join(map(repr, HEAD_SCORE_CHOICES))}, got {value!r}"
+                )
+            return value
         choices: tuple[str, ...] = COLOR_SCALES if name == "color_scale" else self._neuron_kinds()
         if value not in choices:
             raise traitlets.TraitError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
@@ -220,9 +290,22 @@ class AttentionWidget(anywidget.AnyWidget):
         return min(NEURON_K_MAX, *self._neuron_widths.values())
 
     # ---- arrays that follow the selection ---------------------------------------------------------
+    def _head_map(self, layer: int, head: int) -> np.ndarray:
+        """`extraction.attention(layer, head)`, kept for the selected head of a long prompt (its zoom windows
+        are sliced from it, not recomputed)."""
+        if self._head_weights is not None and self._head_weights[0] == (layer, head):
+            return self._head_weights[1]
+        weights = self._extraction.attention(layer, head)
+        if weights.shape[-1] > encode.MAP_MAX_SIZE:
+            # A view into a cached layer would keep all of its heads alive after the cache drops it.
+            if weights.base is not None and weights.base.nbytes > weights.nbytes:
+                weights = weights.copy()
+            self._head_weights = ((layer, head), weights)
+        return weights
+
     def _map_state(self, layer: int, head: int) -> dict[str, Any]:
         ex = self._extraction
-        data, info = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal)
+        data, info = encode.encode_attention_map(self._head_map(layer, head), ex.is_causal)
         self._map_key = (layer, head)
         return {"_attention_map": data, "_attention_map_info": {"layer": layer, "head": head, **info}}
 
@@ -256,6 +339,73 @@ class AttentionWidget(anywidget.AnyWidget):
             with self.hold_sync():
                 for name, value in self._neuron_state(self.layer, self.neuron_kind, self.neuron_k).items():
                     setattr(self, name, value)
+
+    def _lens_state(self, position: int) -> dict[str, Any]:
+        """Logit lens traits for `position` (-1: none), from a small per-position cache."""
+        ex = self._extraction
+        empty: dict[str, Any] = {"_lens_tokens": [], "_lens_probs": b"", "_lens_info": {"position": -1, "k": 0}}
+        if ex.lens is None or ex.final_hidden is None:
+            empty["_lens_info"]["unavailable"] = f"{ex.model_name} is not a causal language model: it has no logit lens"
+            self._lens_position = -1
+            return empty
+        if position < 0:
+            self._lens_position = -1
+            return empty
+        cached = self._lens_cache.get(position)
+        if cached is None:
+            try:
+                ids, probs = ex.logit_lens_arrays(position, LENS_K)
+            except ValueError as error:  # the final norm could not be located
+                empty["_lens_info"]["unavailable"] = str(error)
+                self._lens_position = -1
+                return empty
+            cached = (ex.lens.texts(ids), encode.to_float16(probs).tobytes())
+            self._lens_cache[position] = cached
+            while len(self._lens_cache) > LENS_CACHE_SIZE:
+                self._lens_cache.popitem(last=False)
+        self._lens_cache.move_to_end(position)
+        self._lens_position = position
+        texts, data = cached
+        return {
+            "_lens_tokens": texts,
+            "_lens_probs": data,
+            "_lens_info": {"position": position, "k": len(texts[0]) if texts else 0},
+        }
+
+    @traitlets.observe("token", "hovered_token")
+    def _on_lens_target_change(self, _change: dict[str, Any]) -> None:
+        # The pinned token, else the hovered one. When neither, the last lens stays (the views say so): a
+        # person moving the pointer from the token strip to the lens can still read it.
+        position = self.token if self.token >= 0 else self.hovered_token
+        if position >= 0 and position != self._lens_position:
+            with self.hold_sync():
+                for name, value in self._lens_state(position).items():
+                    setattr(self, name, value)
+
+    def _window_state(self, layer: int, head: int, window: list[int]) -> dict[str, Any]:
+        self._window_key = (layer, head, tuple(window))
+        if not window:
+            return {"_map_window": b"", "_map_window_info": {}}
+        q0, q1, k0, k1 = window
+        data, info = encode.encode_attention_window(self._head_map(layer, head), (q0, q1, k0, k1))
+        return {"_map_window": data, "_map_window_info": {"layer": layer, "head": head, **info}}
+
+    @traitlets.observe("layer", "head", "map_window")
+    def _on_window_change(self, _change: dict[str, Any]) -> None:
+        if self._window_key != (self.layer, self.head, tuple(self.map_window)):
+            with self.hold_sync():
+                for name, value in self._window_state(self.layer, self.head, self.map_window).items():
+                    setattr(self, name, value)
+
+    def encoded_window(self, layer: int, head: int, window: Any) -> dict[str, Any]:
+        """A head's map inside ``window`` = ``[q0, q1, k0, k1]`` as ``{"info": ..., "data": bytes}``: what the
+        views receive in ``_map_window_info`` / ``_map_window`` when the heatmap is zoomed there."""
+        layer, head = self._check("layer", layer), self._check("head", head)
+        checked = encode.check_window(window, self._extraction.seq_len)
+        if checked is None:
+            raise ValueError("window must be [q0, q1, k0, k1], not empty")
+        data, info = encode.encode_attention_window(self._extraction.attention(layer, head), checked)
+        return {"info": {"layer": layer, "head": head, **info}, "data": data}
 
     # ---- events from the views ----------------------------------------------------------------------
     def on_select(self, callback: Callable[[dict[str, Any]], Any], remove: bool = False) -> None:

@@ -1,6 +1,6 @@
 // Decoded arrays, cached per bytes object so two displays of one widget decode once.
 import { decodeAttentionMap, decodeFloat16, decodeFloat32, decodeThumbnails } from "./decode";
-import type { AttentionMapInfo, Bytes, Model, NeuronsInfo, WidgetInfo } from "./model";
+import type { AttentionMapInfo, Bytes, MapWindowInfo, Model, NeuronsInfo, WidgetInfo } from "./model";
 
 const cache = new WeakMap<object, unknown>();
 
@@ -60,4 +60,25 @@ export function neurons(model: Model): DecodedNeurons | null {
 export function predictionProbs(model: Model): Float32Array {
   const bytes = model.get("_prediction_probs");
   return isEmpty(bytes) ? new Float32Array(0) : memo(bytes, () => decodeFloat16(bytes));
+}
+
+/** Logit lens probabilities, float32 [layers + 1, k]. */
+export function lensProbs(model: Model): Float32Array {
+  const bytes = model.get("_lens_probs");
+  return isEmpty(bytes) ? new Float32Array(0) : memo(bytes, () => decodeFloat16(bytes));
+}
+
+export interface DecodedWindow {
+  info: MapWindowInfo;
+  weights: Float32Array;
+}
+
+/** The zoom window of the selected head sent for `map_window` (null when none). */
+export function mapWindow(model: Model): DecodedWindow | null {
+  const bytes = model.get("_map_window");
+  const windowInfo = model.get("_map_window_info");
+  if (!bytes || isEmpty(bytes) || !windowInfo || !("rows" in windowInfo)) return null;
+  const info = windowInfo as MapWindowInfo;
+  if (bytes.byteLength !== info.rows * info.cols * 2) return null;
+  return memo(bytes, () => ({ info, weights: decodeFloat16(bytes) }));
 }

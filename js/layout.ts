@@ -93,3 +93,101 @@ export function statsGeometry(layers: number, heads: number, panels: number): {
     height: layers * rowHeight,
   };
 }
+
+// ---- heatmap zoom: a square window of `span` tokens, starting at query q0 and key k0 -------------------
+
+export interface MapWindow {
+  /** First query (row) and first key (column) shown; integers. */
+  q0: number;
+  k0: number;
+  /** Tokens shown along each axis (the box is square); an integer in [min(minSpan, seq), seq]. */
+  span: number;
+}
+
+/** Smallest window the heatmap zooms to, in tokens. */
+export const MIN_SPAN = 8;
+
+export function fullWindow(seq: number): MapWindow {
+  return { q0: 0, k0: 0, span: seq };
+}
+
+export function isZoomed(w: MapWindow, seq: number): boolean {
+  return w.span < seq;
+}
+
+/** The window made valid: integer bounds, span in [min(minSpan, seq), seq], both ranges inside 0..seq. */
+export function clampWindow(w: MapWindow, seq: number, minSpan = MIN_SPAN): MapWindow {
+  const span = Math.max(Math.min(minSpan, seq), Math.min(seq, Math.round(w.span)));
+  const clamp = (start: number) => Math.max(0, Math.min(seq - span, Math.round(start)));
+  return { q0: clamp(w.q0), k0: clamp(w.k0), span };
+}
+
+/**
+ * Zoom by `factor` (< 1 zooms in) about the point at fractions (fx, fy) of the box: the token pair under
+ * that point stays under it (as nearly as integer bounds allow).
+ */
+export function zoomWindow(w: MapWindow, seq: number, factor: number, fx = 0.5, fy = 0.5, minSpan = MIN_SPAN): MapWindow {
+  const span = Math.max(Math.min(minSpan, seq), Math.min(seq, Math.round(w.span * factor)));
+  if (span === w.span) return clampWindow(w, seq, minSpan);
+  const keyAt = w.k0 + fx * w.span;
+  const queryAt = w.q0 + fy * w.span;
+  return clampWindow({ q0: queryAt - fy * span, k0: keyAt - fx * span, span }, seq, minSpan);
+}
+
+/** `start` moved by a drag of (dx, dy) CSS pixels over a box `box` px wide: the map follows the pointer. */
+export function panWindow(start: MapWindow, seq: number, dx: number, dy: number, box: number): MapWindow {
+  const perPixel = start.span / box;
+  return clampWindow({ q0: start.q0 - dy * perPixel, k0: start.k0 - dx * perPixel, span: start.span }, seq, start.span);
+}
+
+/** The token at `offset` px along an axis that shows [start, start + span) over `box` px (clamped inside). */
+export function tokenAtOffset(offset: number, start: number, span: number, box: number): number {
+  return start + Math.max(0, Math.min(span - 1, Math.floor((offset * span) / box)));
+}
+
+/** The (query, key) token pair under (x, y) px of the box, or null outside it. */
+export function windowCellAt(x: number, y: number, box: number, w: MapWindow): { query: number; key: number } | null {
+  if (!(x >= 0 && y >= 0 && x < box && y < box)) return null;
+  return { query: tokenAtOffset(y, w.q0, w.span, box), key: tokenAtOffset(x, w.k0, w.span, box) };
+}
+
+/** Pixel offset of the start of token `index` along an axis that shows [start, start + span) over `box` px. */
+export function tokenOffset(index: number, start: number, span: number, box: number): number {
+  return ((index - start) * box) / span;
+}
+
+/** The window as the `map_window` trait wants it: [q0, q1, k0, k1], half-open. */
+export function windowBounds(w: MapWindow): [number, number, number, number] {
+  return [w.q0, w.q0 + w.span, w.k0, w.k0 + w.span];
+}
+
+/** A `map_window` value ([q0, q1, k0, k1]; anything else: not zoomed) → the square window that shows it. */
+export function windowFromBounds(bounds: unknown, seq: number, minSpan = MIN_SPAN): MapWindow {
+  if (!Array.isArray(bounds) || bounds.length !== 4 || !bounds.every((v) => Number.isFinite(v))) return fullWindow(seq);
+  const [q0, q1, k0, k1] = bounds as number[];
+  const span = Math.max(q1 - q0, k1 - k0);
+  // A non-square window is shown whole, centred in a square one.
+  return clampWindow({ q0: (q0 + q1 - span) / 2, k0: (k0 + k1 - span) / 2, span }, seq, minSpan);
+}
+
+/** Label positions for the tokens of [start, start + span): multiples of a nice step ≥ minGap px apart. */
+export function windowLabels(start: number, span: number, box: number, minGap: number): number[] {
+  const step = labelStep(box / span, minGap);
+  const out: number[] = [];
+  for (let i = Math.ceil(start / step) * step; i < start + span; i += step) out.push(i);
+  return out;
+}
+
+// ---- the token strip: scroll a list so an item is visible ("nearest", like scrollIntoView) ------------
+
+/**
+ * The scrollTop that makes an item (top and height in the content's coordinates) visible in a viewport
+ * of `viewHeight` px scrolled to `scrollTop`: unchanged when it already is; otherwise the least movement
+ * (item at the top edge when above, at the bottom edge when below; top edge when taller than the view).
+ */
+export function nearestScroll(itemTop: number, itemHeight: number, scrollTop: number, viewHeight: number): number {
+  const itemBottom = itemTop + itemHeight;
+  if (itemTop >= scrollTop && itemBottom <= scrollTop + viewHeight) return scrollTop;
+  if (itemTop < scrollTop || itemHeight > viewHeight) return Math.max(0, itemTop);
+  return Math.max(0, itemBottom - viewHeight);
+}

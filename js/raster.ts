@@ -1,5 +1,5 @@
 // Pixel work on plain arrays: resampling that keeps thin stripes, and colouring through a LUT.
-import { MASKED, intensities } from "./color";
+import { LOG_DECADES, MASKED, intensities } from "./color";
 import type { ColorScale } from "./model";
 
 function spans(src: number, dst: number): Int32Array {
@@ -101,4 +101,167 @@ export function levelsAt(
 ): Float32Array {
   if (target < size) return intensities(resampleMax(weights, size, size, target, target), target, target, scale, causal);
   return resampleMax(intensities(weights, size, size, scale, causal), size, size, target, target);
+}
+
+// ---- zoomed heatmap: a window of tokens drawn from one or more patches of weights -------------------
+
+/**
+ * Weights over a rectangle of tokens: queries [q0, q1) in `rows` bins and keys [k0, k1) in `cols` bins,
+ * bin i covering [floor(i·len/n), floor((i+1)·len/n)) from the start (encode.pool_edges); one token per
+ * bin when not pooled. The whole map is the patch [0, seq) × [0, seq).
+ */
+export interface MapPatch {
+  weights: Float32Array;
+  rows: number;
+  cols: number;
+  q0: number;
+  q1: number;
+  k0: number;
+  k1: number;
+}
+
+/** Token range [start, end) of each of `target` pixels over tokens [start, start + span), as pairs. */
+export function pixelTokenRanges(start: number, span: number, target: number): Int32Array {
+  const out = new Int32Array(target * 2);
+  for (let p = 0; p < target; p++) {
+    const a = start + Math.floor((p * span) / target);
+    out[2 * p] = a;
+    out[2 * p + 1] = Math.max(a + 1, start + Math.floor(((p + 1) * span) / target));
+  }
+  return out;
+}
+
+/** The bin of token `t` on an axis of `bins` bins over [a, b) (decode.binOf shifted). */
+function bin(t: number, a: number, b: number, bins: number): number {
+  return Math.floor(((t - a + 1) * bins - 1) / (b - a));
+}
+
+/** Pixels [first, end) whose token ranges lie inside [a, b) (pixel ranges increase, so they are contiguous). */
+function coveredPixels(ranges: Int32Array, a: number, b: number): [number, number] {
+  const n = ranges.length / 2;
+  let first = 0;
+  while (first < n && ranges[2 * first] < a) first++;
+  let end = first;
+  while (end < n && ranges[2 * end + 1] <= b) end++;
+  return [first, end];
+}
+
+/**
+ * Max weight per pixel of the window (target × target pixels over queries [q0, q0 + span) × keys
+ * [k0, k0 + span)), each pixel taken from the last patch that covers its tokens; NaN where none does.
+ */
+export function windowWeights(patches: MapPatch[], q0: number, k0: number, span: number, target: number): Float32Array {
+  const rowTokens = pixelTokenRanges(q0, span, target);
+  const colTokens = pixelTokenRanges(k0, span, target);
+  const out = new Float32Array(target * target).fill(NaN);
+  for (const p of patches) {
+    const [r0, r1] = coveredPixels(rowTokens, p.q0, p.q1);
+    const [c0, c1] = coveredPixels(colTokens, p.k0, p.k1);
+    if (r0 >= r1 || c0 >= c1) continue;
+    const cols = c1 - c0;
+    const colCells = new Int32Array(cols * 2);
+    for (let c = c0; c < c1; c++) {
+      colCells[2 * (c - c0)] = bin(colTokens[2 * c], p.k0, p.k1, p.cols);
+      colCells[2 * (c - c0) + 1] = bin(colTokens[2 * c + 1] - 1, p.k0, p.k1, p.cols) + 1;
+    }
+    const firstRow = bin(rowTokens[2 * r0], p.q0, p.q1, p.rows);
+    const endRow = bin(rowTokens[2 * (r1 - 1) + 1] - 1, p.q0, p.q1, p.rows) + 1;
+    // Max over each pixel's key cells, for every source row in view; then over each pixel's rows.
+    const wide = new Float32Array((endRow - firstRow) * cols);
+    for (let s = firstRow; s < endRow; s++) {
+      const base = s * p.cols;
+      const o = (s - firstRow) * cols;
+      for (let c = 0; c < cols; c++) {
+        let best = -Infinity;
+        for (let k = colCells[2 * c]; k < colCells[2 * c + 1]; k++) if (p.weights[base + k] > best) best = p.weights[base + k];
+        wide[o + c] = best;
+      }
+    }
+    for (let r = r0; r < r1; r++) {
+      const a = bin(rowTokens[2 * r], p.q0, p.q1, p.rows) - firstRow;
+      const b = bin(rowTokens[2 * r + 1] - 1, p.q0, p.q1, p.rows) + 1 - firstRow;
+      const o = r * target + c0;
+      out.set(wide.subarray(a * cols, a * cols + cols), o);
+      for (let s = a + 1; s < b; s++) {
+        const w = s * cols;
+        for (let c = 0; c < cols; c++) if (wide[w + c] > out[o + c]) out[o + c] = wide[w + c];
+      }
+    }
+  }
+  return out;
+}
+
+/** Largest weight of each row of a patch (its "row" colour scale reference). */
+export function patchRowMax(p: MapPatch): Float32Array {
+  const out = new Float32Array(p.rows);
+  for (let r = 0; r < p.rows; r++) {
+    let m = 0;
+    for (let c = 0; c < p.cols; c++) if (p.weights[r * p.cols + c] > m) m = p.weights[r * p.cols + c];
+    out[r] = m;
+  }
+  return out;
+}
+
+/**
+ * Intensities (LUT positions / 255, or MASKED) of a zoomed window: `windowWeights` of the patches, coloured
+ * with `scale` relative to `max` (the whole map's maximum, so colours do not change while panning). For
+ * "row", each pixel row is scaled to the largest `rowMax` (per row of `rowPatch`, the whole map) over its
+ * queries. Causal maps mask a pixel whose first key is after its last query; pixels no patch covers get 0.
+ */
+export function windowLevels(
+  patches: MapPatch[], q0: number, k0: number, span: number, target: number,
+  scale: ColorScale, causal: boolean, max: number, rowPatch?: MapPatch, rowMax?: Float32Array,
+): Float32Array {
+  const weights = windowWeights(patches, q0, k0, span, target);
+  const rowTokens = pixelTokenRanges(q0, span, target);
+  const colTokens = pixelTokenRanges(k0, span, target);
+  const inv = max > 0 ? 1 / max : 0;
+  const logMax = Math.log10(max || 1);
+  const logSpan = 1 / LOG_DECADES;
+  for (let r = 0; r < target; r++) {
+    const lastQuery = rowTokens[2 * r + 1] - 1;
+    let rowInv = inv;
+    if (scale === "row") {
+      let m = 0;
+      if (rowPatch && rowMax) {
+        const a = bin(rowTokens[2 * r], rowPatch.q0, rowPatch.q1, rowPatch.rows);
+        const b = bin(lastQuery, rowPatch.q0, rowPatch.q1, rowPatch.rows);
+        for (let s = a; s <= b; s++) if (rowMax[s] > m) m = rowMax[s];
+      } else {
+        for (let c = 0; c < target; c++) if (weights[r * target + c] > m) m = weights[r * target + c];
+      }
+      rowInv = m > 0 ? 1 / m : 0;
+    }
+    for (let c = 0; c < target; c++) {
+      const i = r * target + c;
+      if (causal && colTokens[2 * c] > lastQuery) {
+        weights[i] = MASKED;
+        continue;
+      }
+      const w = weights[i];
+      let v: number;
+      if (!(w > 0)) v = 0; // NaN (no data) or zero
+      else if (scale === "gamma") v = Math.sqrt(w * inv);
+      else if (scale === "log") v = (Math.log10(w) - logMax) * logSpan + 1;
+      else v = w * rowInv;
+      weights[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+  }
+  return weights;
+}
+
+/** The cell of a patch that holds the token pair (query, key), with the tokens it covers; null outside. */
+export function patchCellAt(
+  p: MapPatch, query: number, key: number,
+): { row: number; col: number; q0: number; q1: number; k0: number; k1: number } | null {
+  if (query < p.q0 || query >= p.q1 || key < p.k0 || key >= p.k1) return null;
+  const row = bin(query, p.q0, p.q1, p.rows);
+  const col = bin(key, p.k0, p.k1, p.cols);
+  const qn = p.q1 - p.q0;
+  const kn = p.k1 - p.k0;
+  return {
+    row, col,
+    q0: p.q0 + Math.floor((row * qn) / p.rows), q1: p.q0 + Math.floor(((row + 1) * qn) / p.rows),
+    k0: p.k0 + Math.floor((col * kn) / p.cols), k1: p.k0 + Math.floor(((col + 1) * kn) / p.cols),
+  };
 }

@@ -127,7 +127,7 @@ export class Selection {
     this.commit(source);
   }
 
-  setTrait<K extends "color_scale" | "neuron_kind" | "neuron_k">(name: K, value: WidgetTraits[K]): void {
+  setTrait<K extends "color_scale" | "neuron_kind" | "neuron_k" | "head_score">(name: K, value: WidgetTraits[K]): void {
     this.model.set(name, value);
     this.model.save_changes();
   }

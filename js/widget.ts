@@ -9,8 +9,10 @@ import { Selection } from "./selection";
 import { type ExtraMap, type ExtraNeurons, LocalModel, decodeState } from "./static";
 import { type Theme, readTheme, watchTheme } from "./theme";
 import { createHeadGrid } from "./views/headGrid";
+import { createHeadScores } from "./views/headScores";
 import { createHeatmap } from "./views/heatmap";
 import { createLayerStats } from "./views/layerStats";
+import { createLogitLens } from "./views/logitLens";
 import { createNeuronPlot } from "./views/neuronPlot";
 import { createTokenStrip } from "./views/tokenStrip";
 import type { View, ViewContext } from "./views/view";
@@ -37,13 +39,15 @@ function render({ model, el: host }: { model: Model; el: HTMLElement }): () => v
     createHeatmap(context),
     createNeuronPlot(context),
     createLayerStats(context),
+    createLogitLens(context),
+    createHeadScores(context),
   ];
-  const [tokens, grid, heatmap, neurons, stats] = views;
+  const [tokens, grid, heatmap, neurons, stats, lens, roles] = views;
   const main = el("div", "aw-main");
-  main.append(grid.root, heatmap.root);
-  root.append(header, tokens.root, main, neurons.root, stats.root);
+  main.append(grid.root, heatmap.root, lens.root);
+  root.append(header, tokens.root, main, roles.root, neurons.root, stats.root);
 
-  const names = ["token-strip", "head-grid", "heatmap", "neuron-plot", "layer-stats"];
+  const names = ["token-strip", "head-grid", "heatmap", "neuron-plot", "layer-stats", "logit-lens", "head-scores"];
   const repaintAll = () => {
     theme = readTheme(root);
     themeFromPage = root.isConnected;

@@ -5,6 +5,7 @@ import * as data from "../data";
 import { Tooltip, canvas, devicePixels, el, fitCanvas } from "../dom";
 import { cellAt, gridCellSize, labelStep } from "../layout";
 import { colorize, levelsAt, putPixels } from "../raster";
+import { chosenScore, scoreColour } from "../scores";
 import type { View, ViewContext } from "./view";
 
 export function createHeadGrid({ model, selection, theme }: ViewContext): View {
@@ -56,9 +57,12 @@ export function createHeadGrid({ model, selection, theme }: ViewContext): View {
     const pixels = new Uint32Array(width * layers * dCell).fill(t.masked);
     const scale = model.get("color_scale");
     const tile = new Uint32Array(inner * inner);
+    // With a head-role score chosen (head-scores view), each cell is one colour: its score.
+    const chosen = chosenScore(model);
     for (let l = 0; l < layers; l++) {
       for (let h = 0; h < heads; h++) {
-        colorize(levelsAt(thumbs[l * heads + h], side, inner, scale, info.is_causal), t.sequential, t.masked, tile);
+        if (chosen) tile.fill(scoreColour(chosen, l * heads + h, t.sequential, t.masked));
+        else colorize(levelsAt(thumbs[l * heads + h], side, inner, scale, info.is_causal), t.sequential, t.masked, tile);
         const x0 = h * dCell;
         for (let r = 0; r < inner; r++) {
           pixels.set(tile.subarray(r * inner, (r + 1) * inner), (l * dCell + r) * width + x0);
@@ -115,6 +119,8 @@ export function createHeadGrid({ model, selection, theme }: ViewContext): View {
     const at = (s: number) => values[(s * layers + hit.row) * heads + hit.col];
     const lines = [`layer ${hit.row} · head ${hit.col}`];
     info.stat_names.forEach((name, s) => lines.push(`${name}: ${formatWeight(at(s))}`));
+    const chosen = chosenScore(model);
+    if (chosen) lines.push(`${chosen.name} score: ${formatWeight(chosen.values[hit.row * heads + hit.col])}`);
     const frameRect = frame.getBoundingClientRect();
     tooltip.show(lines, event.clientX - frameRect.left, event.clientY - frameRect.top, frameRect.width);
   };
@@ -132,6 +138,7 @@ export function createHeadGrid({ model, selection, theme }: ViewContext): View {
   box.addEventListener("click", onClick);
 
   selection.on(["_thumbnails", "color_scale"], paintBase);
+  selection.on(["head_score", "_head_scores"], paintBase);
   selection.on(["layer", "head", "token", "hovered_token"], paintOverlay);
   selection.onPreview(paintOverlay);
   const repaint = () => {

@@ -3,6 +3,7 @@ import { cssColor, formatWeight } from "../color";
 import * as data from "../data";
 import { binOf } from "../decode";
 import { el } from "../dom";
+import { nearestScroll } from "../layout";
 import type { View, ViewContext } from "./view";
 
 export function tokenLabel(index: number, text: string): string {
@@ -27,6 +28,17 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
 
   let hovered = -1;
   let pinned = -1;
+  // While the pointer is over the strip, hovering never scrolls it (the text would move under the pointer).
+  let pointerInside = false;
+
+  /** Scroll the strip (never the page) so that token `index` is visible, by the least movement. */
+  const reveal = (index: number) => {
+    const span = spans[index];
+    if (!span || strip.clientHeight === 0 || strip.scrollHeight <= strip.clientHeight) return;
+    // offsetTop is relative to the strip (position: relative in widget.css).
+    const next = nearestScroll(span.offsetTop, span.offsetHeight, strip.scrollTop, strip.clientHeight);
+    if (next !== strip.scrollTop) strip.scrollTop = next;
+  };
   const indexOf = (target: EventTarget | null): number => {
     const node = target instanceof Element ? target.closest("[data-token-index]") : null;
     return node ? Number(node.getAttribute("data-token-index")) : -1;
@@ -56,6 +68,7 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
     spans[hovered]?.classList.remove("is-hovered");
     hovered = next;
     spans[hovered]?.classList.add("is-hovered");
+    if (hovered >= 0 && !pointerInside) reveal(hovered);
     updateReadout();
   };
 
@@ -90,11 +103,7 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
     const span = spans[pinned];
     if (span) {
       span.classList.add("is-pinned");
-      // Scroll the strip (not the page) so the pinned token is visible.
-      const top = span.getBoundingClientRect().top - strip.getBoundingClientRect().top + strip.scrollTop;
-      if (top < strip.scrollTop || top > strip.scrollTop + strip.clientHeight - span.offsetHeight) {
-        strip.scrollTop = Math.max(0, top - strip.clientHeight / 2);
-      }
+      if (!pointerInside) reveal(pinned);
     }
     updateReadout();
     tint();
@@ -104,12 +113,19 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
     const index = indexOf(event.target);
     if (index >= 0) selection.hover(index);
   };
-  const onLeave = () => selection.hover(-1);
+  const onEnter = () => {
+    pointerInside = true;
+  };
+  const onLeave = () => {
+    pointerInside = false;
+    selection.hover(-1);
+  };
   const onClick = (event: MouseEvent) => {
     const index = indexOf(event.target);
     if (index >= 0) selection.pin(index === selection.token ? -1 : index, "token-strip");
   };
   strip.addEventListener("mouseover", onOver);
+  strip.addEventListener("mouseenter", onEnter);
   strip.addEventListener("mouseleave", onLeave);
   strip.addEventListener("click", onClick);
 
@@ -126,6 +142,7 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
     repaint: tint,
     dispose() {
       strip.removeEventListener("mouseover", onOver);
+      strip.removeEventListener("mouseenter", onEnter);
       strip.removeEventListener("mouseleave", onLeave);
       strip.removeEventListener("click", onClick);
     },

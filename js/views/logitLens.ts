@@ -1,0 +1,119 @@
+// The logit lens for one position (the pinned token, else the hovered one): a table whose rows are the
+// embeddings (top) and the output of each layer, and whose columns are the top-k next tokens predicted from
+// that row of the residual stream (final norm + unembedding), each cell shaded by its probability. Python
+// computes the rows when the position changes (`_lens_*` traits); text goes in through textContent only.
+import { cssColor } from "../color";
+import * as data from "../data";
+import { el } from "../dom";
+import { formatProb, lensRowLabel, lensRowTitle, lensStatus, probShade, visibleToken } from "../lens";
+import type { View, ViewContext } from "./view";
+
+export function createLogitLens({ model, selection, theme }: ViewContext): View {
+  const root = el("section", "aw-panel aw-lens-panel");
+  const header = el("div", "aw-panel-header");
+  const readout = el("span", "aw-readout");
+  const status = el("span", "aw-hint");
+  header.append(el("h3", "aw-title", "Logit lens"), readout, status);
+  const box = el("div", "aw-lens", undefined, { "data-testid": "logit-lens" });
+  const empty = el("div", "aw-lens-empty");
+  const table = el("table", "aw-lens-table");
+  const head = el("thead");
+  const body = el("tbody");
+  table.append(head, body);
+  box.append(empty, table);
+  const foot = el(
+    "div",
+    "aw-hint aw-lens-foot",
+    "rows: embeddings (top), then each layer's output, through the final norm and unembedding; the last row is the model's prediction",
+  );
+  root.append(header, box, foot);
+
+  const isStatic = Boolean((model as unknown as { isStatic?: boolean }).isStatic);
+  const texts = data.tokens(model);
+  let cells: { cell: HTMLTableCellElement; p: number }[] = [];
+
+  const complete = (): boolean => {
+    const info = model.get("_lens_info");
+    const rows = model.get("_lens_tokens") ?? [];
+    const k = info?.k ?? 0;
+    return rows.length > 0 && k > 0 && data.lensProbs(model).length === rows.length * k && rows.every((r) => r.length === k);
+  };
+
+  const shade = () => {
+    const accent = theme().accent;
+    for (const { cell, p } of cells) {
+      const alpha = probShade(p, 0.55);
+      cell.style.backgroundColor = alpha > 0.01 ? cssColor(accent, alpha) : "";
+    }
+  };
+
+  // Rebuild the rows from the data traits (when Python sends a new position).
+  const build = () => {
+    const info = model.get("_lens_info");
+    const rows = model.get("_lens_tokens") ?? [];
+    head.replaceChildren();
+    body.replaceChildren();
+    cells = [];
+    box.dataset.position = String(info?.position ?? -1);
+    box.dataset.rows = "0";
+    if (!complete()) return;
+    const k = info.k;
+    const probs = data.lensProbs(model);
+    const headRow = el("tr");
+    headRow.append(el("th", "aw-lens-corner", "layer"));
+    for (let j = 0; j < k; j++) headRow.append(el("th", "aw-lens-rank", j === 0 ? "top 1" : String(j + 1)));
+    head.append(headRow);
+    rows.forEach((row, r) => {
+      const tr = el("tr", r === rows.length - 1 ? "is-output" : undefined, undefined, { "data-row": String(r) });
+      tr.append(el("th", "aw-lens-label", lensRowLabel(r), { title: lensRowTitle(r, rows.length) }));
+      row.forEach((text, j) => {
+        const p = probs[r * k + j];
+        const cell = el("td", "aw-lens-cell", undefined, { title: `“${text}” ${formatProb(p)} (${lensRowTitle(r, rows.length)})` });
+        const inner = el("div", "aw-lens-inner");
+        inner.append(el("span", "aw-lens-tok", visibleToken(text)), el("span", "aw-lens-p", formatProb(p)));
+        cell.append(inner);
+        tr.append(cell);
+        cells.push({ cell, p });
+      });
+      body.append(tr);
+    });
+    box.dataset.rows = String(rows.length);
+    shade();
+  };
+
+  // Header and empty/stale state (on every hover: cheap, no rebuild).
+  const update = () => {
+    const info = model.get("_lens_info");
+    const shown = info?.position ?? -1;
+    const s = lensStatus({
+      pinned: selection.token,
+      hovered: selection.hovered,
+      shown,
+      complete: complete(),
+      isStatic,
+      unavailable: info?.unavailable,
+    });
+    table.hidden = s.mode !== "table";
+    empty.hidden = s.mode === "table";
+    empty.textContent = s.mode === "table" ? "" : s.message;
+    box.classList.toggle("is-stale", s.stale);
+    box.dataset.state = s.mode === "table" ? (s.stale ? "stale" : "fresh") : "empty";
+    readout.textContent = s.mode === "table" && shown >= 0 ? `#${shown} “${texts[shown] ?? ""}”` : "";
+    status.textContent = s.mode === "table" ? s.message : "";
+    status.classList.toggle("is-preview", s.stale);
+  };
+
+  const refresh = () => {
+    build();
+    update();
+  };
+  selection.on(["_lens_tokens", "_lens_probs", "_lens_info"], refresh);
+  selection.on(["token", "hovered_token"], update);
+  refresh();
+
+  return {
+    root,
+    repaint: shade,
+    dispose() {},
+  };
+}
