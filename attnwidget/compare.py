@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anywidget
 import numpy as np
 import traitlets
-from ipywidgets import CallbackDispatcher
 
 from . import differences as _differences
 from . import encode
 from .extraction import Extraction
+from .select_events import SelectEvents
 from .widget import _STATIC, COLOR_SCALES
 
 # Full-resolution maps of all prompts together get at most this many bytes (each prompt's map side shrinks
@@ -61,7 +61,7 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class CompareWidget(anywidget.AnyWidget):
+class CompareWidget(SelectEvents, anywidget.AnyWidget):
     """Attention of two or more prompts side by side, with one shared selection and per-head differences.
 
     Parameters
@@ -124,7 +124,6 @@ class CompareWidget(anywidget.AnyWidget):
             raise FileNotFoundError(
                 f"{_STATIC / 'compare.js'} is missing: build the views with `npm run build` (or `make js`)"
             )
-        self._select_callbacks = CallbackDispatcher()
         self._maps_key: tuple[int, int] | None = None
         self._diffs, thumbnails = _differences.compute(self._extractions)
         if metric is None:
@@ -145,7 +144,7 @@ class CompareWidget(anywidget.AnyWidget):
         super().__init__(
             **self._static_state(thumbnails), **selection, **self._maps_state(selection["layer"], selection["head"])
         )
-        self.on_msg(self._handle_message)
+        self._listen_for_selects()
 
     # ---- state built once ---------------------------------------------------------------------------
     def _static_state(self, thumbnails: list[np.ndarray]) -> dict[str, Any]:
@@ -239,30 +238,7 @@ class CompareWidget(anywidget.AnyWidget):
                 for name, value in self._maps_state(self.layer, self.head).items():
                     setattr(self, name, value)
 
-    # ---- events from the views ----------------------------------------------------------------------
-    def on_select(self, callback: Callable[[dict[str, Any]], Any], remove: bool = False) -> None:
-        """Call ``callback(selection)`` when a person clicks a head, token or ranking item in the views.
-
-        `selection` is ``{"source": view name, "layer": int, "head": int, "token": int}``; the traits
-        already hold the new values when it is called. ``remove=True`` unregisters the callback.
-        """
-        self._select_callbacks.register_callback(callback, remove=remove)
-
-    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("kind") != "select":
-            return
-        # As in AttentionWidget: the message carries the selection, so its order against the (throttled)
-        # state update does not matter, and one pair of maps is computed per click.
-        with self.hold_sync(), self.hold_trait_notifications():
-            for name in ("layer", "head", "token"):
-                if name in content:
-                    try:
-                        setattr(self, name, content[name])
-                    except traitlets.TraitError as error:
-                        self.log.warning("ignoring a select message from the views: %s", error)
-        self._select_callbacks(
-            {"source": str(content.get("source", "")), "layer": self.layer, "head": self.head, "token": self.token}
-        )
+    # ---- events from the views: see SelectEvents (on_select) -----------------------------------------
 
     # ---- read-outs ------------------------------------------------------------------------------------
     @property

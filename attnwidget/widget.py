@@ -11,17 +11,16 @@ import contextlib
 import os
 import pathlib
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import anywidget
 import numpy as np
 import traitlets
-from ipywidgets import CallbackDispatcher
 
 from . import encode
 from .extraction import NEURON_KINDS, Extraction
 from .scores import ASCENDING, SCORE_LABELS, SCORE_NAMES, HeadScoreAccumulator
+from .select_events import SelectEvents
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 COLOR_SCALES = ("linear", "gamma", "row", "log")
@@ -82,7 +81,7 @@ class _CheckedWindow(traitlets.List):
         return super().validate(obj, value)
 
 
-class AttentionWidget(anywidget.AnyWidget):
+class AttentionWidget(SelectEvents, anywidget.AnyWidget):
     """Attention maps, neurons and statistics of one prompt, as linked views in a notebook.
 
     Parameters
@@ -169,7 +168,6 @@ class AttentionWidget(anywidget.AnyWidget):
                 f"{_STATIC / 'widget.js'} is missing: build the views with `npm run build` (or `make js`)"
             )
         self._extraction = extraction
-        self._select_callbacks = CallbackDispatcher()
         self._map_key: tuple[int, int] | None = None
         self._neurons_key: tuple[int, str, int] | None = None
         self._window_key: tuple[int, int, tuple[int, ...]] | None = None
@@ -183,7 +181,7 @@ class AttentionWidget(anywidget.AnyWidget):
             **self._checked_selection(layer, head, token, color_scale, neuron_kind, neuron_k),
             head_score=self._check("head_score", head_score),
         )
-        self.on_msg(self._handle_message)
+        self._listen_for_selects()
 
     # ---- state built once ---------------------------------------------------------------------------
     def _static_state(self) -> dict[str, Any]:
@@ -407,32 +405,7 @@ class AttentionWidget(anywidget.AnyWidget):
         data, info = encode.encode_attention_window(self._extraction.attention(layer, head), checked)
         return {"info": {"layer": layer, "head": head, **info}, "data": data}
 
-    # ---- events from the views ----------------------------------------------------------------------
-    def on_select(self, callback: Callable[[dict[str, Any]], Any], remove: bool = False) -> None:
-        """Call ``callback(selection)`` when a person clicks a head, token or layer in the views.
-
-        `selection` is ``{"source": view name, "layer": int, "head": int, "token": int}``; the traits
-        already hold the new values when it is called. ``remove=True`` unregisters the callback.
-        """
-        self._select_callbacks.register_callback(callback, remove=remove)
-
-    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("kind") != "select":
-            return
-        # The message carries the selection itself: the front end may hold back its state update (ipywidgets
-        # throttles them) so that the message arrives first. Applying it here makes the order irrelevant.
-        # hold_trait_notifications: observers run once, after layer and head are both set (one map
-        # computed, not one for the old head and one for the new).
-        with self.hold_sync(), self.hold_trait_notifications():
-            for name in ("layer", "head", "token"):
-                if name in content:
-                    try:
-                        setattr(self, name, content[name])
-                    except traitlets.TraitError as error:
-                        self.log.warning("ignoring a select message from the views: %s", error)
-        self._select_callbacks(
-            {"source": str(content.get("source", "")), "layer": self.layer, "head": self.head, "token": self.token}
-        )
+    # ---- events from the views: see SelectEvents (on_select) -----------------------------------------
 
     # ---- read-outs ------------------------------------------------------------------------------------
     @property

@@ -30,6 +30,12 @@ def tiny_extractor(request: pytest.FixtureRequest, bert_tokenizer: Any) -> Atten
 
 
 @pytest.fixture(scope="session")
+def long_gpt2(bert_tokenizer: Any) -> AttentionExtractor:
+    """A tiny random GPT-2 with 2048 positions: long prompts (more tokens than the widget's MAP_MAX_SIZE)."""
+    return AttentionExtractor(model=tiny_model("gpt2", positions=2048), tokenizer=bert_tokenizer)
+
+
+@pytest.fixture(scope="session")
 def smollm2() -> AttentionExtractor:
     """The bundled SmolLM2-135M (converted from GGUF into the user cache on first use)."""
     return AttentionExtractor("smollm2-135m")

@@ -15,7 +15,7 @@ import attnwidget
 from attnwidget import AttentionExtractor, CompareWidget, differences, encode
 from attnwidget.compare import MAPS_BUDGET, encode_map
 from tests.test_widget import floats_in
-from tests.tiny_models import VOCAB, tiny_model
+from tests.tiny_models import tiny_model
 
 MIB = 2**20
 SAME = ["the cat sat on the mat", "the dog slept on the rug"]
@@ -23,13 +23,8 @@ MIXED = ["the cat sat on the mat", "a dog", "where did the small cat sit yesterd
 
 
 @pytest.fixture(scope="module")
-def gpt2(bert_tokenizer: Any) -> AttentionExtractor:
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=VOCAB, n_positions=2048)
-    return AttentionExtractor(model=transformers.GPT2LMHeadModel(config).eval(), tokenizer=bert_tokenizer)
+def gpt2(long_gpt2: AttentionExtractor) -> AttentionExtractor:
+    return long_gpt2
 
 
 @pytest.fixture(scope="module")
@@ -188,14 +183,14 @@ def test_select_message_reaches_python(pair: list[attnwidget.Extraction]) -> Non
     w = CompareWidget(pair)
     events: list[dict[str, Any]] = []
     w.on_select(events.append)
-    w._handle_message(w, {"kind": "select", "source": "head-diff", "layer": 1, "head": 2, "token": 4}, [])
+    w._handle_select_message(w, {"kind": "select", "source": "head-diff", "layer": 1, "head": 2, "token": 4}, [])
     assert (w.layer, w.head, w.token) == (1, 2, 4)
     assert events == [{"source": "head-diff", "layer": 1, "head": 2, "token": 4}]
     assert w._maps_info[0]["layer"] == 1 and w._maps_info[0]["head"] == 2
-    w._handle_message(w, {"kind": "select", "source": "x", "layer": 99}, [])  # bad value: ignored, logged
+    w._handle_select_message(w, {"kind": "select", "source": "x", "layer": 99}, [])  # bad value: ignored, logged
     assert w.layer == 1 and events[-1]["layer"] == 1
     w.on_select(events.append, remove=True)
-    w._handle_message(w, {"kind": "select", "source": "head-diff-ranking", "layer": 0, "head": 0}, [])
+    w._handle_select_message(w, {"kind": "select", "source": "head-diff-ranking", "layer": 0, "head": 0}, [])
     assert w.layer == 0 and len(events) == 2
 
 

@@ -11,19 +11,13 @@ import traitlets
 
 import attnwidget
 from attnwidget import AttentionExtractor, AttentionWidget, encode
-from tests.tiny_models import VOCAB
 
 MIB = 2**20
 
 
 @pytest.fixture(scope="module")
-def gpt2(bert_tokenizer: Any) -> AttentionExtractor:
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=VOCAB, n_positions=2048)
-    return AttentionExtractor(model=transformers.GPT2LMHeadModel(config).eval(), tokenizer=bert_tokenizer)
+def gpt2(long_gpt2: AttentionExtractor) -> AttentionExtractor:
+    return long_gpt2
 
 
 @pytest.fixture(scope="module")

@@ -252,6 +252,6 @@ def test_head_scores_select_message_reaches_on_select(gpt2_result: Extraction) -
     w = AttentionWidget(gpt2_result)
     seen: list[dict[str, Any]] = []
     w.on_select(seen.append)
-    w._handle_message(w, {"kind": "select", "source": "head-scores", "layer": 1, "head": 2, "token": -1}, [])
+    w._handle_select_message(w, {"kind": "select", "source": "head-scores", "layer": 1, "head": 2, "token": -1}, [])
     assert (w.layer, w.head) == (1, 2)
     assert seen == [{"source": "head-scores", "layer": 1, "head": 2, "token": -1}]

@@ -13,21 +13,15 @@ import traitlets
 import attnwidget
 from attnwidget import AttentionExtractor, AttentionWidget, encode
 from attnwidget.widget import NEURON_K_MAX
-from tests.tiny_models import VOCAB, tiny_model
+from tests.tiny_models import tiny_model
 
 MIB = 2**20
 HOSTILE = 'The cat </script><img src=x onerror="alert(1)"> sat & "quoted" \u2028 on the mat'
 
 
 @pytest.fixture(scope="module")
-def gpt2(bert_tokenizer: Any) -> AttentionExtractor:
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    # Longer positions than tests/tiny_models.py: one test needs more tokens than MAP_MAX_SIZE.
-    config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=VOCAB, n_positions=2048)
-    return AttentionExtractor(model=transformers.GPT2LMHeadModel(config).eval(), tokenizer=bert_tokenizer)
+def gpt2(long_gpt2: AttentionExtractor) -> AttentionExtractor:
+    return long_gpt2
 
 
 @pytest.fixture(scope="module")
@@ -242,14 +236,14 @@ def test_front_end_click_updates_traits_once_and_reaches_on_select(
     w.on_select(seen.append)
     # What a head-grid click sends: one state update with both traits, then the select message.
     w.set_state({"layer": 1, "head": 3})
-    w._handle_message(w, {"kind": "select", "source": "head-grid", "layer": 1, "head": 3, "token": -1}, [])
+    w._handle_select_message(w, {"kind": "select", "source": "head-grid", "layer": 1, "head": 3, "token": -1}, [])
     assert sorted(changes) == ["head", "layer"]
     assert len(calls) == 1, "a click that sets layer and head together encodes the map once"
     assert w._attention_map_info["layer"] == 1 and w._attention_map_info["head"] == 3
     assert seen == [{"source": "head-grid", "layer": 1, "head": 3, "token": -1}]
     w.on_select(seen.append, remove=True)
-    w._handle_message(w, {"kind": "select", "source": "token-strip"}, [])
-    w._handle_message(w, {"kind": "something-else"}, [])
+    w._handle_select_message(w, {"kind": "select", "source": "token-strip"}, [])
+    w._handle_select_message(w, {"kind": "something-else"}, [])
     assert len(seen) == 1
 
 
@@ -257,9 +251,9 @@ def test_select_message_applies_its_selection_even_before_the_state_update(resul
     w = AttentionWidget(result)
     seen: list[dict[str, Any]] = []
     w.on_select(seen.append)
-    w._handle_message(w, {"kind": "select", "source": "token-strip", "layer": 0, "head": 0, "token": 4}, [])
+    w._handle_select_message(w, {"kind": "select", "source": "token-strip", "layer": 0, "head": 0, "token": 4}, [])
     assert w.token == 4 and seen == [{"source": "token-strip", "layer": 0, "head": 0, "token": 4}]
-    w._handle_message(w, {"kind": "select", "source": "head-grid", "layer": 9, "head": 1, "token": 4}, [])
+    w._handle_select_message(w, {"kind": "select", "source": "head-grid", "layer": 9, "head": 1, "token": 4}, [])
     assert (w.layer, w.head) == (0, 1), "an out-of-range value is ignored, the rest applied"
 
 

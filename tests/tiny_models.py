@@ -19,11 +19,11 @@ def minilm_folder() -> Path:
 VOCAB = 30522
 
 
-def tiny_model(kind: str) -> Any:
+def tiny_model(kind: str, positions: int = 128) -> Any:
     """A small random-weight model of one architecture, seeded so that failures reproduce."""
     torch.manual_seed(0)
     if kind == "gpt2":
-        config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=VOCAB, n_positions=128)
+        config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=VOCAB, n_positions=positions)
         model = transformers.GPT2LMHeadModel(config)
     elif kind == "gpt_neo":
         config = transformers.GPTNeoConfig(
@@ -33,7 +33,7 @@ def tiny_model(kind: str) -> Any:
             hidden_size=32,
             num_heads=4,
             vocab_size=VOCAB,
-            max_position_embeddings=128,
+            max_position_embeddings=positions,
         )
         model = transformers.GPTNeoForCausalLM(config)
     elif kind == "llama":
@@ -44,7 +44,7 @@ def tiny_model(kind: str) -> Any:
             hidden_size=48,
             intermediate_size=96,
             vocab_size=VOCAB,
-            max_position_embeddings=128,
+            max_position_embeddings=positions,
         )
         model = transformers.LlamaForCausalLM(config)
     elif kind == "bert":
@@ -54,7 +54,7 @@ def tiny_model(kind: str) -> Any:
             hidden_size=32,
             intermediate_size=64,
             vocab_size=VOCAB,
-            max_position_embeddings=128,
+            max_position_embeddings=positions,
         )
         model = transformers.BertModel(config)
     else:
