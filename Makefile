@@ -37,6 +37,8 @@ test: js
 	npm run typecheck
 	npm test
 	$(VENV)/bin/ruff check attnwidget tests benchmarks
+	$(VENV)/bin/ruff format --check attnwidget tests benchmarks
+	$(VENV)/bin/mypy attnwidget
 	$(PY) -m pytest
 
 bench: js

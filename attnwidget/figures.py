@@ -351,6 +351,7 @@ class AttentionVisualizer:
         `stats` is `extractor.get_attention_stats(prompt)`, an Extraction (its stats are computed), or several
         Extractions: then one line per prompt (heads' dots for all of them), to compare phrasings.
         """
+        series: list[tuple[str, Mapping[str, Mapping[str, Any]]]]
         if isinstance(stats, Extraction):
             series = [("layer (all heads)", stats.attention_stats())]
         elif isinstance(stats, Sequence) and stats and all(isinstance(e, Extraction) for e in stats):
@@ -372,7 +373,7 @@ class AttentionVisualizer:
         panels = [(key, label) for key, label in panels if key in series[0][1][names[0]]]
         figure, axes = _subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
         colours = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
-        handles = []
+        handles: list[Any] = []
         for axis, (metric, label) in zip(axes[0], panels):
             handles = []
             for index, (_name, one) in enumerate(series):

@@ -39,11 +39,13 @@ _DATA_TRAITS = (
     "_neurons", "_neurons_info", "_predictions", "_prediction_probs",
     "_head_scores",
     "_lens_tokens", "_lens_probs", "_lens_info",
+    # The part of the selected head the zoomed heatmap shows at full resolution (long prompts).
+    "_map_window", "_map_window_info",
 )  # fmt: skip
-_PUBLIC_TRAITS = ("layer", "head", "token", "hovered_token", "color_scale", "neuron_kind", "neuron_k", "head_score")
-# The heatmap's zoom window and the part of the selected head it shows at full resolution (long prompts).
-_PUBLIC_TRAITS += ("map_window",)
-_DATA_TRAITS += ("_map_window", "_map_window_info")
+_PUBLIC_TRAITS = (
+    "layer", "head", "token", "hovered_token", "color_scale", "neuron_kind", "neuron_k", "head_score",
+    "map_window",  # the heatmap's zoom window
+)  # fmt: skip
 
 
 def _index_error(what: str, value: object, low: int, high: int, extra: str = "") -> traitlets.TraitError:
@@ -55,14 +57,14 @@ class _CheckedInt(traitlets.Int):
     valid range; traitlets' own Int would cast 1.0 and word its errors differently)."""
 
     def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction"):
+        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction") and self.name:
             return obj._check(self.name, value)
         return super().validate(obj, value)
 
 
 class _CheckedUnicode(traitlets.Unicode):
     def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction"):
+        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction") and self.name:
             return obj._check(self.name, value)
         return super().validate(obj, value)
 
