@@ -3,8 +3,8 @@
 // (data-testid="head-diff-ranking"). Hover a cell: every panel previews that head; click: select it.
 import { cssColor, formatWeight, unpackRGBA } from "../color";
 import { decodeFloat32 } from "../decode";
-import { Tooltip, canvas, devicePixels, el, fitCanvas } from "../dom";
-import { cellAt, gridCellSize, labelStep } from "../layout";
+import { Tooltip, canvas, devicePixels, el, fitCanvas, layerHeadFrame } from "../dom";
+import { cellAt, gridCellSize } from "../layout";
 import { putPixels } from "../raster";
 import type { HeadRef, Selection } from "../selection";
 import type { Theme } from "../theme";
@@ -42,30 +42,7 @@ export function createHeadDiff({ model, selections, theme }: HeadDiffContext): V
   const description = el("div", "aw-hint aw-metric-note");
 
   const body = el("div", "aw-head-diff-body");
-  const frame = el("div", "aw-grid-frame");
-  frame.style.gridTemplateColumns = `auto ${heads * cell}px`;
-  const headLabels = el("div", "aw-grid-head-labels");
-  const layerLabels = el("div", "aw-grid-layer-labels");
-  const headStep = labelStep(cell, 14);
-  for (let h = 0; h < heads; h++) {
-    const label = el("span", "aw-axis-label", h % headStep === 0 ? String(h) : "");
-    label.style.width = `${cell}px`;
-    headLabels.append(label);
-  }
-  const layerStep = labelStep(cell, 12);
-  for (let l = 0; l < layers; l++) {
-    const label = el("span", "aw-axis-label", l % layerStep === 0 ? String(l) : "");
-    label.style.height = `${cell}px`;
-    label.style.lineHeight = `${cell}px`;
-    layerLabels.append(label);
-  }
-  const box = el("div", "aw-box", undefined, { "data-testid": "head-diff" });
-  box.style.width = `${heads * cell}px`;
-  box.style.height = `${layers * cell}px`;
-  const base = canvas("aw-layer", "base");
-  const overlay = canvas("aw-layer", "overlay");
-  box.append(base, overlay);
-  frame.append(el("span", "aw-corner", "L\\H"), headLabels, layerLabels, box);
+  const { frame, box, base, overlay } = layerHeadFrame(layers, heads, cell, "head-diff");
   const legend = canvas("aw-legend-bar");
   legend.style.width = `${LEGEND_WIDTH}px`;
   legend.style.height = `${LEGEND_HEIGHT}px`;

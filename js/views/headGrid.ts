@@ -2,8 +2,8 @@
 // The element with data-testid="head-grid" is exactly the cells; labels sit outside it.
 import { cssColor, formatWeight } from "../color";
 import * as data from "../data";
-import { Tooltip, canvas, devicePixels, el, fitCanvas } from "../dom";
-import { cellAt, gridCellSize, labelStep } from "../layout";
+import { Tooltip, devicePixels, el, fitCanvas, layerHeadFrame } from "../dom";
+import { cellAt, gridCellSize } from "../layout";
 import { colorize, levelsAt, putPixels } from "../raster";
 import { chosenScore, scoreColour } from "../scores";
 import type { View, ViewContext } from "./view";
@@ -18,30 +18,7 @@ export function createHeadGrid({ model, selection, theme }: ViewContext): View {
   const root = el("section", "aw-panel aw-grid-panel");
   const header = el("div", "aw-panel-header");
   header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", "hover: preview · click: select"));
-  const frame = el("div", "aw-grid-frame");
-  frame.style.gridTemplateColumns = `auto ${heads * cell}px`;
-  const headLabels = el("div", "aw-grid-head-labels");
-  const layerLabels = el("div", "aw-grid-layer-labels");
-  const headStep = labelStep(cell, 14);
-  for (let h = 0; h < heads; h++) {
-    const label = el("span", "aw-axis-label", h % headStep === 0 ? String(h) : "");
-    label.style.width = `${cell}px`;
-    headLabels.append(label);
-  }
-  const layerStep = labelStep(cell, 12);
-  for (let l = 0; l < layers; l++) {
-    const label = el("span", "aw-axis-label", l % layerStep === 0 ? String(l) : "");
-    label.style.height = `${cell}px`;
-    label.style.lineHeight = `${cell}px`;
-    layerLabels.append(label);
-  }
-  const box = el("div", "aw-box", undefined, { "data-testid": "head-grid" });
-  box.style.width = `${heads * cell}px`;
-  box.style.height = `${layers * cell}px`;
-  const base = canvas("aw-layer aw-smooth", "base");
-  const overlay = canvas("aw-layer", "overlay");
-  box.append(base, overlay);
-  frame.append(el("span", "aw-corner", "L\\H"), headLabels, layerLabels, box);
+  const { frame, box, base, overlay } = layerHeadFrame(layers, heads, cell, "head-grid", "aw-layer aw-smooth");
   root.append(header, frame);
   const tooltip = new Tooltip(frame);
 
