@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .phrasings import MODES, PHRASINGS
+from .output.phrasings import MODES, PHRASINGS
 
 DEFAULT_PROMPT = "The cat sat on the mat because the cat was tired. The cat"
 
@@ -122,10 +122,10 @@ def run_compare(args: argparse.Namespace) -> None:
 
     from tqdm import tqdm
 
-    from .export import export_html
-    from .extractor import AttentionExtractor
-    from .report import most_focused_head, write_figures
-    from .widget import AttentionWidget
+    from .engine.extractor import AttentionExtractor
+    from .output.export import export_html
+    from .output.report import most_focused_head, write_figures
+    from .widgets.attention import AttentionWidget
 
     sets = compare_sets(args)
     page_prompt = args.prompt1 if args.mode == "interactive" and args.prompt1 else None
@@ -162,8 +162,8 @@ def run_compare(args: argparse.Namespace) -> None:
 def print_summary(prompt: str, model: str | None, top: int) -> None:
     import numpy as np
 
-    from .extractor import AttentionExtractor
-    from .report import rank_focused_heads
+    from .engine.extractor import AttentionExtractor
+    from .output.report import rank_focused_heads
 
     started = time.perf_counter()
     print(f"loading {model or 'smollm2-135m'} ...", file=sys.stderr, flush=True)

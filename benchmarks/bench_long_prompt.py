@@ -109,7 +109,7 @@ def main() -> None:
     import base64
 
     from attnwidget import AttentionExtractor
-    from attnwidget.widget import AttentionWidget
+    from attnwidget.widgets.attention import AttentionWidget
 
     start = time.perf_counter()
     extractor = AttentionExtractor()

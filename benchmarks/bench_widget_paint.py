@@ -41,7 +41,7 @@ CHROMIUM_ARGS = [
 def state_json(state: dict[str, Any]) -> str:
     """Widget state as JSON with bytes as {"$bytes": base64}, safe inside a <script> element (the encoding
     export_html uses)."""
-    from attnwidget.export import json_for_script
+    from attnwidget.output.export import json_for_script
 
     return json_for_script(state)
 
@@ -141,7 +141,7 @@ def summarize(name: str, values: list[float]) -> str:
 
 def build_widget(tokens: int, model: str | None) -> Any:
     from attnwidget import AttentionExtractor
-    from attnwidget.widget import AttentionWidget
+    from attnwidget.widgets.attention import AttentionWidget
 
     extractor = AttentionExtractor(model)
     words = ("The cat sat on the mat. Then the dog looked at the cat and the cat ran away. ") * 200

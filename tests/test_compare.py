@@ -13,7 +13,7 @@ import traitlets
 
 import attnwidget
 from attnwidget import AttentionExtractor, CompareWidget, differences, encode
-from attnwidget.compare import MAPS_BUDGET, encode_map
+from attnwidget.widgets.compare import MAPS_BUDGET, encode_map
 from tests.test_widget import floats_in
 from tests.tiny_models import tiny_model
 

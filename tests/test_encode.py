@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from attnwidget import encode
-from attnwidget.extraction import row_entropy
+from attnwidget.engine.extraction import row_entropy
 
 
 def random_maps(heads: int, seq: int, causal: bool, seed: int = 0) -> np.ndarray:

@@ -15,8 +15,8 @@ import torch
 
 import attnwidget
 from attnwidget import AttentionExtractor, AttentionWidget, encode
-from attnwidget.lens import find_final_norm
-from attnwidget.widget import LENS_CACHE_SIZE, LENS_K
+from attnwidget.engine.lens import find_final_norm
+from attnwidget.widgets.attention import LENS_CACHE_SIZE, LENS_K
 from tests.tiny_models import tiny_model
 
 PROMPT = "the cat sat on the mat and the dog sat on the rug"
@@ -197,7 +197,7 @@ def test_widget_lens_for_an_encoder_says_why(bert_result: attnwidget.Extraction)
 
 
 def test_export_html_carries_the_pinned_lens(gpt2_result: attnwidget.Extraction, tmp_path: Any) -> None:
-    from attnwidget.export import export_html
+    from attnwidget.output.export import export_html
 
     w = AttentionWidget(gpt2_result, token=4)
     page = export_html(w, tmp_path / "lens.html").read_text(encoding="utf-8")

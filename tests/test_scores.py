@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 import traitlets
+from attnwidget.scores import SCORE_NAMES, top_heads
 
 from attnwidget import AttentionExtractor, AttentionWidget, Extraction, encode, scores
-from attnwidget.scores import SCORE_NAMES, top_heads
 from tests.tiny_models import tiny_model
 
 

@@ -12,7 +12,7 @@ import traitlets
 
 import attnwidget
 from attnwidget import AttentionExtractor, AttentionWidget, encode
-from attnwidget.widget import NEURON_K_MAX
+from attnwidget.widgets.attention import NEURON_K_MAX
 from tests.tiny_models import tiny_model
 
 MIB = 2**20
@@ -271,7 +271,7 @@ def test_show_accepts_an_extractor(gpt2: AttentionExtractor) -> None:
 
 
 def test_views_are_bundled() -> None:
-    from attnwidget.widget import _STATIC
+    from attnwidget.widgets.attention import _STATIC
 
     assert (_STATIC / "widget.js").stat().st_size > 1000 and (_STATIC / "widget.css").exists()
 

@@ -17,11 +17,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .extraction import Extraction
+from ..engine.extraction import Extraction
+from ..widgets.attention import AttentionWidget
 from .report import rank_focused_heads
-from .widget import AttentionWidget
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 # Raw bytes of full-resolution maps a page may carry (base64 adds a third): ~16 heads at 1024 tokens,
 # every head of SmolLM2 up to ~290 tokens.
 DEFAULT_MAP_BUDGET = 16 * 1024 * 1024

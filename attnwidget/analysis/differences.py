@@ -36,8 +36,8 @@ from itertools import combinations
 
 import numpy as np
 
-from . import encode
-from .extraction import Extraction
+from ..engine.extraction import Extraction
+from ..widgets import encode
 
 HEAD_STAT_NAMES = ("peak", "entropy", "first", "previous")
 HEAD_STAT_LABELS = {

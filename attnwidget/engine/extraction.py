@@ -138,7 +138,7 @@ class Extraction:
         induction, previous_token, bos, self, local, entropy. Computed in one pass over the layers on first
         call (or by the widget's own pass), then cached; each call returns fresh copies."""
         if self._head_scores is None:
-            from .scores import head_scores
+            from ..analysis.scores import head_scores
 
             self._head_scores = head_scores(self.iter_attention(), self.num_layers, self.num_heads, self.input_ids)
         return {name: values.copy() for name, values in self._head_scores.items()}

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .extraction import Extraction, row_entropy
+from ..engine.extraction import Extraction, row_entropy
 from .figures import AttentionVisualizer
 
 

@@ -17,12 +17,12 @@ import anywidget
 import numpy as np
 import traitlets
 
+from ..analysis.scores import ASCENDING, SCORE_LABELS, SCORE_NAMES, HeadScoreAccumulator
+from ..engine.extraction import NEURON_KINDS, Extraction
 from . import encode
-from .extraction import NEURON_KINDS, Extraction
-from .scores import ASCENDING, SCORE_LABELS, SCORE_NAMES, HeadScoreAccumulator
 from .select_events import SelectEvents
 
-_STATIC = pathlib.Path(__file__).parent / "static"
+_STATIC = pathlib.Path(__file__).parent.parent / "static"
 COLOR_SCALES = ("linear", "gamma", "row", "log")
 NEURON_K_MAX = 256
 PREDICTIONS_SHOWN = 3
@@ -459,7 +459,7 @@ def show(prompt: str, model: Any = None, **widget_options: Any) -> AttentionWidg
     `model` is a model spec (alias, folder, .gguf file, cached hub id) or an `AttentionExtractor`;
     extractors built from specs are kept for the next call. Keyword options go to `AttentionWidget`.
     """
-    from .extractor import AttentionExtractor
+    from ..engine.extractor import AttentionExtractor
 
     if isinstance(model, AttentionExtractor):
         extractor = model

@@ -19,11 +19,11 @@ import anywidget
 import numpy as np
 import traitlets
 
-from . import differences as _differences
+from ..analysis import differences as _differences
+from ..engine.extraction import Extraction
 from . import encode
-from .extraction import Extraction
+from .attention import _STATIC, COLOR_SCALES
 from .select_events import SelectEvents
-from .widget import _STATIC, COLOR_SCALES
 
 # Full-resolution maps of all prompts together get at most this many bytes (each prompt's map side shrinks
 # below encode.MAP_MAX_SIZE when there are many long prompts); with the thumbnails (THUMBNAIL_BUDGET in
@@ -322,8 +322,8 @@ def compare(prompts: Sequence[str], model: Any = None, **widget_options: Any) ->
     --------
     >>> attnwidget.compare(["The movie was great", "The movie was awful"])  # doctest: +SKIP
     """
-    from .extractor import AttentionExtractor
-    from .widget import _extractors
+    from ..engine.extractor import AttentionExtractor
+    from .attention import _extractors
 
     if isinstance(prompts, str) or not isinstance(prompts, Sequence):
         raise TypeError(f"prompts must be a list of strings, got {type(prompts).__name__}")

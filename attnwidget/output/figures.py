@@ -16,8 +16,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from .encode import max_pool, top_variable_neurons
-from .extraction import Extraction
+from ..engine.extraction import Extraction
+from ..widgets.encode import max_pool, top_variable_neurons
 
 # At most this many token labels on an axis; beyond it every n-th label is shown.
 MAX_LABELS = 48
@@ -324,9 +324,9 @@ class AttentionVisualizer:
 
         The head shown first is (`layer_idx`, `head_idx`), or the most focused head when not given.
         """
+        from ..widgets.attention import AttentionWidget
         from .export import export_html
         from .report import most_focused_head
-        from .widget import AttentionWidget
 
         if isinstance(result, AttentionWidget):
             return export_html(result, save_path)
