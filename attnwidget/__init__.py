@@ -24,8 +24,8 @@ from .engine.errors import AttentionUnavailableError, ModelLoadError
 from .engine.extraction import Extraction
 from .engine.extractor import AttentionExtractor
 from .engine.models import BUNDLED_MODELS, DEFAULT_MODEL, load_model
-from .output.export import export_html
 from .output import phrasings
+from .output.export import export_html
 from .output.figures import AttentionVisualizer
 from .widgets import encode
 from .widgets.attention import AttentionWidget, show

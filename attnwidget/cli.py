@@ -184,13 +184,13 @@ def print_summary(prompt: str, model: str | None, top: int) -> None:
 
     ranked = rank_focused_heads(result)
     print("heads    most focused (lowest entropy, first-token sinks left out):")
-    for head in [h for h in ranked if h.sink < 0.5][:top]:
-        text = result.display_tokens[head.last_token_target]
+    for head in [h for h in ranked if h.first_token < 0.5][:top]:
+        target = int(result.attention(head.layer, head.head)[-1].argmax())
         print(
             f"         L{head.layer:<2d} H{head.head:<2d} entropy {head.entropy:.2f} nats, "
-            f"last token looks at {text!r} (#{head.last_token_target})"
+            f"last token looks at {result.display_tokens[target]!r} (#{target})"
         )
-    sinks = float(np.mean([h.sink for h in ranked]))
+    sinks = float(np.mean([h.first_token for h in ranked]))
     print(f"sinks    on average {sinks:.0%} of attention goes to the first token")
     print(
         f"time     load {loaded - started:.1f} s, extraction {extracted - loaded:.2f} s",

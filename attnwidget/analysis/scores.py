@@ -1,53 +1,117 @@
-"""Head-role scores: one number per layer and head that says what kind of head it is.
+"""Per-head scores: one number per layer and head that says what the head does. Every such number in
+attnwidget (the widget's head grid, head-roles list and layer statistics, the comparisons between prompts,
+the figures, `Extraction.attention_stats`, the command line's "most focused heads") is defined here once
+and computed here, from one layer's maps at a time, in one pass over each map.
 
-Every score is exact by its definition below, computed from one layer's maps ``A`` (float32
-``[heads, seq, seq]``, row ``i`` the query, column ``j`` the key, rows summing to 1) at a time, so that
-all maps are never held at once. Sums are accumulated in float64.
+A layer's maps ``A`` are float32 ``[heads, seq, seq]``: row ``i`` the query, column ``j`` the key, rows
+summing to 1. Sums are accumulated in float64.
 
-``entropy``
-    Mean over query rows ``i`` of ``-Σ_j A[i, j] ln A[i, j]`` (nats, ``0 ln 0 = 0``). Low: focused heads.
-    The one score ranked ascending (most focused first, `ASCENDING`).
-``bos``
-    Mean over all query rows of ``A[i, 0]``: attention to the first position (BOS / attention sink).
-``previous_token``
-    Mean of ``A[i, i - 1]`` over ``i = 1 .. seq - 1``.
 ``induction``
     Prefix matching (Olsson et al. 2022). For query ``i``, its targets are the positions that followed an
     earlier occurrence of the same token: ``T(i) = {j + 1 : j < i - 1, ids[j] == ids[i]}`` (``j + 1 < i``,
     so a token that repeats its neighbour does not count the diagonal). A query's score is
     ``Σ_{t ∈ T(i)} A[i, t]`` (all earlier occurrences count; the targets are distinct positions, so it is
     at most 1); the head's score is the mean over the queries whose ``T(i)`` is non-empty.
+``previous_token``
+    Mean of ``A[i, i - 1]`` over ``i = 1 .. seq - 1``.
+``first_token``
+    Mean over all query rows of ``A[i, 0]``: attention to the first position (where most language models
+    park attention they do not need: the "attention sink", often a BOS token).
 ``self``
     Mean over query rows of the diagonal ``A[i, i]``.
 ``local``
     Mean over query rows of ``Σ_{|i - j| ≤ w} A[i, j]`` with ``w = LOCAL_WINDOW = 3``: the token itself and
     its three neighbours on each side (for causal models only the three before it carry weight).
+``peak``
+    Mean over query rows of the row's largest weight (1: every query looks at one key only).
+``entropy``
+    Mean over query rows of ``-Σ_j A[i, j] ln A[i, j]`` (nats, ``0 ln 0 = 0``). Low: focused heads. Ranked
+    ascending (most focused first).
+``normalized_entropy``
+    The same row entropy divided by ``ln`` of the number of keys the query sees (``i + 1`` for query ``i`` of a
+    causal model, ``seq`` otherwise), averaged over the rows that see at least two keys: 0 for a head that
+    always attends to one key, 1 for a uniform one, whatever the prompt's length (so prompts of different
+    lengths compare). Ranked ascending.
 
-A mean over no queries is NaN: ``previous_token`` of a one-token prompt, and ``induction`` when no token
-occurs twice (more than one position apart). `top_heads` ranks NaN last.
+A mean over no queries is NaN: ``previous_token`` of a one-token prompt, ``induction`` when no token occurs
+twice (more than one position apart), ``normalized_entropy`` when no row sees two keys. `top_heads` ranks
+NaN last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-SCORE_NAMES = ("induction", "previous_token", "bos", "self", "local", "entropy")
 LOCAL_WINDOW = 3
-SCORE_LABELS = {
-    "induction": "attention to the token after an earlier occurrence of this token",
-    "previous_token": "attention to the previous token",
-    "bos": "attention to the first token",
-    "self": "attention to the token itself",
-    "local": f"attention within ±{LOCAL_WINDOW} tokens",
-    "entropy": "mean row entropy (nats; low = focused)",
+
+
+@dataclass(frozen=True)
+class Score:
+    """What the views, figures and README call a score and how they rank and colour it."""
+
+    name: str
+    #: A few words, for a menu, a column title or a figure's panel.
+    title: str
+    #: One line that says what the number is.
+    label: str
+    #: Ranked lowest first (entropy: the most focused heads first).
+    ascending: bool = False
+    #: Values lie in [0, 1] (a share of attention): colour scales span 0..1 so that colours compare
+    #: across prompts and models. False: the scale spans the values present.
+    unit_interval: bool = True
+
+
+SCORES: dict[str, Score] = {
+    score.name: score
+    for score in (
+        Score("induction", "induction", "attention to the token after an earlier occurrence of this token"),
+        Score("previous_token", "previous token", "mean attention to the previous token"),
+        Score("first_token", "first token", "mean attention to the first token (the attention sink)"),
+        Score("self", "self", "mean attention to the token itself"),
+        Score("local", f"local (±{LOCAL_WINDOW})", f"mean attention within ±{LOCAL_WINDOW} tokens"),
+        Score("peak", "peak weight", "mean of each query's largest weight"),
+        Score("entropy", "entropy", "mean row entropy (nats; low = focused)", ascending=True, unit_interval=False),
+        Score(
+            "normalized_entropy",
+            "normalized entropy",
+            "mean row entropy / ln(keys the query sees): 0 focused, 1 uniform",
+            ascending=True,
+        ),
+    )
 }
-# Ranked low first: for entropy the interesting heads (most focused) have the smallest values.
-ASCENDING = frozenset({"entropy"})
+SCORE_NAMES = tuple(SCORES)
+#: What the widget's layer-statistics view shows, in its order.
+LAYER_STAT_NAMES = ("peak", "entropy", "first_token", "previous_token")
+#: Scores that do not depend on the prompt's length: prompts of different lengths are compared by them.
+LENGTH_FREE_NAMES = ("peak", "normalized_entropy", "first_token", "previous_token")
+#: Names used by earlier versions, still accepted where a score is named (``head_scores()["bos"]``).
+FORMER_NAMES = {"bos": "first_token"}
+
+# Rows per block of the row sweep (entropy, peak): its scratch buffer stays ~4 MiB at 4096 tokens, where a
+# temporary of the whole map (600 MB for 9 heads) would cost more in fresh pages than the arithmetic.
+_SWEEP_ROWS = 256
 # Pairs of (query, target) gathered at once by `induction_scores` (bounds its memory on very repetitive
 # prompts, where there are up to seq² / 2 pairs).
 _PAIR_CHUNK = 1 << 20
+_SWEPT = frozenset({"peak", "entropy", "normalized_entropy"})
+
+
+def canonical_name(name: str) -> str:
+    """A score's name, with a former name (`FORMER_NAMES`) replaced by today's."""
+    return FORMER_NAMES.get(name, name)
+
+
+class ScoreTable(dict[str, np.ndarray]):
+    """``{score name: values}``; indexing by a former name (``"bos"``) finds today's (``"first_token"``)."""
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key in FORMER_NAMES:
+            return self[FORMER_NAMES[key]]
+        raise KeyError(key)
 
 
 # ---- one layer's maps [heads, seq, seq] → [heads] -------------------------------------------------------
@@ -56,23 +120,63 @@ def _check_maps(maps: np.ndarray) -> None:
         raise ValueError(f"expected maps of shape [heads, seq, seq], got {maps.shape}")
 
 
-def entropy_scores(maps: np.ndarray) -> np.ndarray:
-    """float64 [heads]: mean over query rows of ``-Σ p ln p`` (nats)."""
+def row_sweep(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(entropy, peak), each float64 [heads, seq]: every query row's entropy ``-Σ p ln p`` (nats, 0 ln 0 = 0)
+    and its largest weight. The one O(seq²) pass of the scores; rows are taken a block at a time."""
     _check_maps(maps)
     heads, seq, _ = maps.shape
-    out = np.zeros(heads)
-    tiny = np.finfo(maps.dtype).tiny if maps.dtype.kind == "f" else np.finfo(np.float64).tiny
-    for h in range(heads):  # one head at a time: one temporary of [seq, seq], not [heads, seq, seq]
-        p = maps[h]
-        # p ln p with 0 ln 0 = 0: below the smallest normal float, p ln p is < 1e-36 and counts as 0.
-        terms = np.maximum(p, tiny)
-        np.log(terms, out=terms)
-        terms *= p
-        out[h] = -terms.sum(dtype=np.float64) / seq
-    return out
+    entropy = np.zeros((heads, seq))
+    peak = np.zeros((heads, seq))
+    dtype = maps.dtype if maps.dtype.kind == "f" else np.dtype(np.float64)
+    scratch = np.empty((min(_SWEEP_ROWS, seq), seq), dtype=dtype)
+    # Below the smallest normal float p ln p is < 1e-36 and counts as 0.
+    tiny = np.finfo(dtype).tiny
+    for head in range(heads):
+        for start in range(0, seq, _SWEEP_ROWS):
+            rows = maps[head, start : start + _SWEEP_ROWS]
+            terms = scratch[: rows.shape[0]]
+            np.maximum(rows, tiny, out=terms)
+            np.log(terms, out=terms)
+            terms *= rows
+            entropy[head, start : start + rows.shape[0]] = -terms.sum(axis=-1, dtype=np.float64)
+            peak[head, start : start + rows.shape[0]] = rows.max(axis=-1)
+    return entropy, peak
 
 
-def bos_scores(maps: np.ndarray) -> np.ndarray:
+def row_entropy(maps: np.ndarray) -> np.ndarray:
+    """float64 [heads, seq]: the entropy (nats) of every query row (see `row_sweep`)."""
+    return row_sweep(maps)[0]
+
+
+def keys_seen(seq: int, causal: bool) -> np.ndarray:
+    """How many keys each query row sees: ``i + 1`` for query ``i`` of a causal model, else ``seq``."""
+    return np.arange(1, seq + 1) if causal else np.full(seq, seq)
+
+
+def _normalized(entropy_rows: np.ndarray, causal: bool) -> np.ndarray:
+    seen = keys_seen(entropy_rows.shape[-1], causal)
+    rows = seen >= 2
+    if not rows.any():
+        return np.full(entropy_rows.shape[0], np.nan)
+    return (entropy_rows[:, rows] / np.log(seen[rows])).mean(axis=-1)
+
+
+def entropy_scores(maps: np.ndarray) -> np.ndarray:
+    """float64 [heads]: mean over query rows of ``-Σ p ln p`` (nats)."""
+    return row_entropy(maps).mean(axis=-1)
+
+
+def normalized_entropy_scores(maps: np.ndarray, causal: bool) -> np.ndarray:
+    """float64 [heads]: mean over rows that see ≥ 2 keys of the row entropy / ln(keys seen)."""
+    return _normalized(row_entropy(maps), causal)
+
+
+def peak_scores(maps: np.ndarray) -> np.ndarray:
+    """float64 [heads]: mean over query rows of the row's largest weight."""
+    return row_sweep(maps)[1].mean(axis=-1)
+
+
+def first_token_scores(maps: np.ndarray) -> np.ndarray:
     """float64 [heads]: mean over all query rows of ``A[i, 0]``."""
     _check_maps(maps)
     return maps[:, :, 0].mean(axis=-1, dtype=np.float64)
@@ -109,13 +213,15 @@ def local_scores(maps: np.ndarray, window: int = LOCAL_WINDOW) -> np.ndarray:
     return total / seq
 
 
-def induction_pairs(input_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+InductionPairs = tuple[np.ndarray, np.ndarray, int]
+
+
+def induction_pairs(input_ids: np.ndarray) -> InductionPairs:
     """(queries, targets, number of scored queries): every pair ``(i, j + 1)`` with ``j < i - 1`` and
     ``ids[j] == ids[i]``, as two int64 arrays, and how many distinct queries ``i`` have one."""
     ids = np.asarray(input_ids).reshape(-1)
     order = np.argsort(ids, kind="stable")  # positions grouped by token, ascending within a group
-    sorted_ids = ids[order]
-    bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
+    bounds = np.flatnonzero(np.diff(ids[order])) + 1
     queries: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     for group in np.split(order, bounds):
@@ -133,9 +239,7 @@ def induction_pairs(input_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]
     return q_all, t_all, int(np.unique(q_all).size)
 
 
-def induction_scores(
-    maps: np.ndarray, input_ids: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, int] | None = None
-) -> np.ndarray:
+def induction_scores(maps: np.ndarray, input_ids: np.ndarray, pairs: InductionPairs | None = None) -> np.ndarray:
     """float64 [heads]: prefix-matching score (see the module docstring); NaN when no query has a target.
 
     The mean over scored queries of each query's summed target weight equals the sum over all
@@ -155,39 +259,65 @@ def induction_scores(
 def layer_scores(
     maps: np.ndarray,
     input_ids: np.ndarray,
+    causal: bool = True,
     *,
+    names: Collection[str] = SCORE_NAMES,
     window: int = LOCAL_WINDOW,
-    pairs: tuple[np.ndarray, np.ndarray, int] | None = None,
-) -> dict[str, np.ndarray]:
-    """Every score of one layer: ``{name: float64 [heads]}`` in `SCORE_NAMES` order."""
+    pairs: InductionPairs | None = None,
+) -> ScoreTable:
+    """The scores `names` of one layer, ``{name: float64 [heads]}`` in `SCORE_NAMES` order, with one sweep
+    over the rows for those that need one (peak, entropy, normalized entropy)."""
+    _check_maps(maps)
     if maps.shape[-1] != len(np.asarray(input_ids).reshape(-1)):
         raise ValueError(f"maps cover {maps.shape[-1]} tokens but input_ids has {len(input_ids)}")
-    return {
-        "induction": induction_scores(maps, input_ids, pairs),
-        "previous_token": previous_token_scores(maps),
-        "bos": bos_scores(maps),
-        "self": self_scores(maps),
-        "local": local_scores(maps, window),
-        "entropy": entropy_scores(maps),
+    unknown = set(names) - set(SCORE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown scores {sorted(unknown)}; known: {', '.join(SCORE_NAMES)}")
+    entropy_rows, peak_rows = row_sweep(maps) if _SWEPT & set(names) else (None, None)
+    computed: dict[str, Any] = {
+        "induction": lambda: induction_scores(maps, input_ids, pairs),
+        "previous_token": lambda: previous_token_scores(maps),
+        "first_token": lambda: first_token_scores(maps),
+        "self": lambda: self_scores(maps),
+        "local": lambda: local_scores(maps, window),
+        "peak": lambda: peak_rows.mean(axis=-1),  # type: ignore[union-attr]
+        "entropy": lambda: entropy_rows.mean(axis=-1),  # type: ignore[union-attr]
+        "normalized_entropy": lambda: _normalized(entropy_rows, causal),  # type: ignore[arg-type]
     }
+    return ScoreTable((name, computed[name]()) for name in SCORE_NAMES if name in names)
 
 
 # ---- every layer ------------------------------------------------------------------------------------
-class HeadScoreAccumulator:
-    """Scores of every layer, fed one layer's maps at a time (`add`, or `tap` on an iterator that some
-    other consumer reads too, so that one pass over the maps serves both)."""
+class ScoreAccumulator:
+    """Scores of every layer, fed one layer's maps at a time (`add`, or `tap` on an iterator that another
+    consumer reads too, so that one pass over the maps serves both)."""
 
-    def __init__(self, num_layers: int, num_heads: int, input_ids: np.ndarray, window: int = LOCAL_WINDOW) -> None:
+    def __init__(
+        self,
+        num_layers: int,
+        num_heads: int,
+        input_ids: np.ndarray,
+        causal: bool = True,
+        names: Collection[str] = SCORE_NAMES,
+        window: int = LOCAL_WINDOW,
+    ) -> None:
         self.input_ids = np.asarray(input_ids).reshape(-1)
+        self.causal = causal
+        self.names = [name for name in SCORE_NAMES if name in names]
         self.window = window
-        self._pairs = induction_pairs(self.input_ids)
-        self._scores = {name: np.full((num_layers, num_heads), np.nan) for name in SCORE_NAMES}
+        self._pairs = induction_pairs(self.input_ids) if "induction" in self.names else None
+        self._scores = {name: np.full((num_layers, num_heads), np.nan) for name in self.names}
         self._seen = np.zeros(num_layers, dtype=bool)
 
-    def add(self, layer: int, maps: np.ndarray) -> None:
-        for name, values in layer_scores(maps, self.input_ids, window=self.window, pairs=self._pairs).items():
+    def add(self, layer: int, maps: np.ndarray) -> ScoreTable:
+        """Score one layer; returns its scores ``{name: [heads]}`` too."""
+        scores = layer_scores(
+            maps, self.input_ids, self.causal, names=self.names, window=self.window, pairs=self._pairs
+        )
+        for name, values in scores.items():
             self._scores[name][layer] = values
         self._seen[layer] = True
+        return scores
 
     def tap(self, layers: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``layers`` unchanged, scoring each on the way."""
@@ -199,11 +329,12 @@ class HeadScoreAccumulator:
     def complete(self) -> bool:
         return bool(self._seen.all())
 
-    def result(self) -> dict[str, np.ndarray]:
+    def result(self) -> ScoreTable:
+        """``{name: float64 [layers, heads]}`` (copies)."""
         if not self.complete:
             missing = np.flatnonzero(~self._seen).tolist()
             raise ValueError(f"layers {missing} were never scored")
-        return {name: values.copy() for name, values in self._scores.items()}
+        return ScoreTable((name, values.copy()) for name, values in self._scores.items())
 
 
 def head_scores(
@@ -211,26 +342,43 @@ def head_scores(
     num_layers: int,
     num_heads: int,
     input_ids: np.ndarray,
+    causal: bool = True,
     window: int = LOCAL_WINDOW,
-) -> dict[str, np.ndarray]:
+) -> ScoreTable:
     """``{name: float64 [layers, heads]}`` from ``(layer, maps [heads, seq, seq])`` pairs."""
-    accumulator = HeadScoreAccumulator(num_layers, num_heads, input_ids, window)
+    accumulator = ScoreAccumulator(num_layers, num_heads, input_ids, causal, window=window)
     for layer, maps in layers:
         accumulator.add(layer, maps)
     return accumulator.result()
 
 
-def top_heads(scores: np.ndarray, k: int = 10, *, ascending: bool = False) -> list[tuple[int, int, float]]:
-    """The `k` best heads of one score ``[layers, heads]`` as ``(layer, head, value)``, highest first
-    (lowest first with ``ascending=True``, as for entropy; see `ASCENDING`). NaN ranks last; ties keep
-    (layer, head) order."""
+# ---- ranking ------------------------------------------------------------------------------------------
+def top_heads(scores: np.ndarray, k: int | None = 10, *, ascending: bool = False) -> list[tuple[int, int, float]]:
+    """The `k` best heads of one score ``[layers, heads]`` as ``(layer, head, value)`` (all with
+    ``k=None``), highest first (lowest first with ``ascending=True``, as for entropy: see
+    `Score.ascending`). NaN ranks last; ties keep (layer, head) order. The one ranking of heads in
+    attnwidget (``js/ranking.ts`` is its mirror)."""
     values = np.asarray(scores, dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(f"expected scores of shape [layers, heads], got {values.shape}")
-    if k < 0:
+    if k is not None and k < 0:
         raise ValueError(f"k must be ≥ 0, got {k}")
     flat = values.reshape(-1)
     key = flat if ascending else -flat
     order = np.lexsort((np.arange(flat.size), np.where(np.isnan(key), np.inf, key), np.isnan(key)))
     heads = values.shape[1]
     return [(int(i // heads), int(i % heads), float(flat[i])) for i in order[:k]]
+
+
+def score_info() -> list[dict[str, Any]]:
+    """Every score as the views receive it: ``{name, title, label, ascending, unit_interval}``."""
+    return [
+        {
+            "name": s.name,
+            "title": s.title,
+            "label": s.label,
+            "ascending": s.ascending,
+            "unit_interval": s.unit_interval,
+        }
+        for s in SCORES.values()
+    ]

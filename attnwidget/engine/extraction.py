@@ -2,7 +2,7 @@
 
 An Extraction holds O(layers · seq · d) numbers (queries, keys, residual stream, MLP activations), never all
 attention maps at once. `extraction.attention(layer)` computes one layer's maps exactly when asked.
-It also reads like the dict the original project returned: `result["attention_weights"][layer]`,
+It also reads like the dict that the scripts attnwidget replaces returned: `result["attention_weights"][layer]`,
 `result["tokens"]`, `result["input_ids"]`, ...
 """
 
@@ -16,6 +16,7 @@ from typing import Any, overload
 import numpy as np
 import torch
 
+from ..analysis.scores import ScoreAccumulator, ScoreTable
 from .capture import LayerSource
 from .lens import LensProjector, lens_arrays
 from .predictions import NextTokenPredictor
@@ -40,7 +41,7 @@ class Extraction:
     ----------
     prompt : the text that was run.
     input_ids : int64 array [seq].
-    tokens : the tokenizer's own token strings (e.g. ``"Ġcat"``), as the original project returned.
+    tokens : the tokenizer's own token strings (e.g. ``"Ġcat"``), as the scripts attnwidget replaces returned them.
     display_tokens : readable text of each token (``" cat"``), newlines shown as ``↵``.
     residual_stream : float32 [layers + 1, seq, hidden]: index l is the input of layer l (index 0: the
         embeddings), the last index the output of the last layer (before any final norm).
@@ -68,7 +69,8 @@ class Extraction:
     _layer_cache: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict, repr=False)
     _mlp_all: np.ndarray | None = field(default=None, repr=False)
     _predictions: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-    _head_scores: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _head_cache: tuple[tuple[int, int], np.ndarray] | None = field(default=None, repr=False)
+    _head_scores: ScoreTable | None = field(default=None, repr=False)
     lens: LensProjector | None = field(default=None, repr=False)
 
     # ---- shape -------------------------------------------------------------------------------------
@@ -103,14 +105,17 @@ class Extraction:
     def attention(self, layer: int, head: int | None = None) -> np.ndarray:
         """Attention weights of one layer, float32 [heads, seq, seq] (or [seq, seq] for one head).
 
-        Row i is query position i, column j key position j; each row sums to 1.
+        Row i is query position i, column j key position j; each row sums to 1. The two layers read last
+        are kept, and the one head read last on its own (a widget reads the selected head again and again).
         """
         layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
         if head is not None:
             head = check_index(head, self.num_heads, "head", "each layer's head count")
             if layer in self._layer_cache:
                 return self._layer_cache[layer][head]
-            return self._compute(layer, [head])[0]
+            if self._head_cache is None or self._head_cache[0] != (layer, head):
+                self._head_cache = ((layer, head), self._compute(layer, [head])[0])
+            return self._head_cache[1]
         if layer not in self._layer_cache:
             self._layer_cache[layer] = self._compute(layer, None)
             # Two layers at a time is enough for browsing; 4096² x 9 heads is ~600 MB a layer.
@@ -128,20 +133,34 @@ class Extraction:
     def attention_weights(self) -> AttentionLayers:
         return AttentionLayers(self)
 
-    def iter_attention(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(layer, [heads, seq, seq]) for every layer, computed one at a time and not cached."""
-        for layer in range(self.num_layers):
-            yield layer, self._compute(layer, None)
+    def iter_attention(self, *, score: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """(layer, [heads, seq, seq]) for every layer, computed one at a time and not cached.
 
-    def head_scores(self) -> dict[str, np.ndarray]:
-        """Head-role scores ``{name: float64 [layers, heads]}`` (`attnwidget.scores` defines each one):
-        induction, previous_token, bos, self, local, entropy. Computed in one pass over the layers on first
-        call (or by the widget's own pass), then cached; each call returns fresh copies."""
+        With ``score=True`` the head scores (`head_scores`) are computed on the way when they are not known
+        yet, so that one pass over the maps serves the caller and the scores."""
+        layers = ((layer, self._compute(layer, None)) for layer in range(self.num_layers))
+        if not score or self._head_scores is not None:
+            yield from layers
+            return
+        accumulator = ScoreAccumulator(self.num_layers, self.num_heads, self.input_ids, self.is_causal)
+        yield from accumulator.tap(layers)
+        self._head_scores = accumulator.result()
+
+    def remember_head_scores(self, scores: ScoreTable) -> None:
+        """Keep scores computed elsewhere from this extraction's own maps (a pass made for something else,
+        such as a comparison), so that `head_scores` need not compute them again."""
+        self._head_scores = ScoreTable((name, np.array(values)) for name, values in scores.items())
+
+    def head_scores(self) -> ScoreTable:
+        """Per-head scores ``{name: float64 [layers, heads]}``, every score of `attnwidget.analysis.scores`
+        (which defines each one): induction, previous_token, first_token, self, local, peak, entropy,
+        normalized_entropy. Computed in one pass over the layers on first call (or by a pass made for
+        something else, such as a widget's thumbnails), then cached; each call returns fresh copies."""
         if self._head_scores is None:
-            from ..analysis.scores import head_scores
-
-            self._head_scores = head_scores(self.iter_attention(), self.num_layers, self.num_heads, self.input_ids)
-        return {name: values.copy() for name, values in self._head_scores.items()}
+            for _ in self.iter_attention(score=True):
+                pass
+        assert self._head_scores is not None
+        return ScoreTable((name, values.copy()) for name, values in self._head_scores.items())
 
     # ---- neurons and predictions ----------------------------------------------------------------
     def neuron_activations(self, layer: int, kind: str = "residual") -> np.ndarray:
@@ -230,31 +249,34 @@ class Extraction:
 
     # ---- statistics ------------------------------------------------------------------------------
     def attention_stats(self) -> dict[str, dict[str, Any]]:
-        """Per layer: mean, std and max of its attention weights (all heads, all cells, as the original
-        project computed them), mean row entropy in nats, mean attention to the first token, and the same
-        values per head. (The mean of a softmax map is always 1/seq: rows sum to 1. It is kept for
-        compatibility; entropy and first-token attention are the informative ones.)"""
+        """Per layer ("layer_0", ...): mean, std and max of its attention weights (all heads, all cells), the
+        mean row entropy in nats and the mean attention to the first token (the `entropy` and
+        `first_token` head scores), each also per head. (The mean of a softmax map is always 1/seq: rows
+        sum to 1. It is kept because earlier versions returned it; entropy and first-token attention are the
+        informative ones.)"""
+        moments: list[dict[str, Any]] = []
+        for _layer, maps in self.iter_attention(score=True):
+            per_head = {"mean": maps.mean(axis=(1, 2)), "std": maps.std(axis=(1, 2)), "max": maps.max(axis=(1, 2))}
+            moments.append({"mean": maps.mean(), "std": maps.std(), "max": maps.max(), "per_head": per_head})
+        scores = self.head_scores()
         stats: dict[str, dict[str, Any]] = {}
-        for layer, maps in self.iter_attention():
-            entropy = row_entropy(maps).mean(axis=-1)  # [heads]
+        for layer, layer_moments in enumerate(moments):
             per_head = {
-                "mean": maps.mean(axis=(1, 2)),
-                "std": maps.std(axis=(1, 2)),
-                "max": maps.max(axis=(1, 2)),
-                "entropy": entropy,
-                "first_token": maps[:, :, 0].mean(axis=-1),
+                **layer_moments["per_head"],
+                "entropy": scores["entropy"][layer],
+                "first_token": scores["first_token"][layer],
             }
             stats[f"layer_{layer}"] = {
-                "mean": float(maps.mean()),
-                "std": float(maps.std()),
-                "max": float(maps.max()),
-                "entropy": float(entropy.mean()),
-                "first_token": float(maps[:, :, 0].mean()),
-                "per_head": {name: values.astype(np.float64).tolist() for name, values in per_head.items()},
+                "mean": float(layer_moments["mean"]),
+                "std": float(layer_moments["std"]),
+                "max": float(layer_moments["max"]),
+                "entropy": float(per_head["entropy"].mean()),
+                "first_token": float(per_head["first_token"].mean()),
+                "per_head": {name: np.asarray(values, dtype=np.float64).tolist() for name, values in per_head.items()},
             }
         return stats
 
-    # ---- the original project's dict-like access --------------------------------------------------
+    # ---- dict-like access, as the replaced scripts' result dict --------------------------------------------------
     def _as_dict_entry(self, key: str) -> Any:
         entries = {
             "prompt": lambda: self.prompt,
@@ -311,10 +333,3 @@ class AttentionLayers(Sequence[np.ndarray]):
         if isinstance(index, slice):
             return [self._extraction.attention(i) for i in range(len(self))[index]]
         return self._extraction.attention(index)
-
-
-def row_entropy(maps: np.ndarray) -> np.ndarray:
-    """Entropy (nats) of each attention row: -sum p ln p over the last axis, with 0 ln 0 = 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(maps > 0, maps * np.log(np.where(maps > 0, maps, 1.0)), 0.0)
-    return -terms.sum(axis=-1)

@@ -1,4 +1,7 @@
-"""`AttentionExtractor`: the original project's API (same method names), on top of the capture machinery."""
+"""`AttentionExtractor`: load a model and run prompts through it, recording what the views need.
+
+Its method names are those of the "Show Me Your Attention" scripts attnwidget replaces
+(`extract_activations`, `get_attention_stats`, `compare_prompts`, ...), so their code keeps working."""
 
 from __future__ import annotations
 
@@ -87,7 +90,7 @@ class AttentionExtractor:
         self._lens = LensProjector(model, self._predictor) if self._predictor is not None else None
         self._recent: OrderedDict[str, Extraction] = OrderedDict()
 
-    # ---- the original project's API -------------------------------------------------------------
+    # ---- the API of the scripts attnwidget replaces -------------------------------------------------------------
     def extract_activations(self, prompt: str) -> Extraction:
         """Run one prompt; the result holds tokens, lazy attention, residual stream, MLP neurons, top-k."""
         return self.extract_batch([prompt])[0]
@@ -283,3 +286,20 @@ def model_info(model: Any) -> dict[str, Any]:
         "total_parameters": int(sum(p.numel() for p in model.parameters())),
         "is_causal": is_causal,
     }
+
+
+_shared: dict[str, AttentionExtractor] = {}
+
+
+def shared_extractor(model: Any = None) -> AttentionExtractor:
+    """The extractor for `model`: an `AttentionExtractor` as it is, or a model spec (alias, folder, .gguf
+    file, cached hub id; None for the bundled default) whose extractor is built once and then shared by
+    `attnwidget.show` and `attnwidget.compare`."""
+    if isinstance(model, AttentionExtractor):
+        return model
+    if model is None or isinstance(model, (str, os.PathLike)):
+        key = str(model)
+        if key not in _shared:
+            _shared[key] = AttentionExtractor(model)
+        return _shared[key]
+    raise TypeError(f"model must be a model spec or an AttentionExtractor, got {type(model).__name__}")

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-# Characters that would break a one-line label, shown as visible stand-ins.
-_VISIBLE = str.maketrans({"\n": "↵", "\r": "␍", "\t": "→"})
+# Characters that would break a one-line label, shown as visible stand-ins: the same in every view,
+# figure and page (the views receive text already made visible).
+_VISIBLE = str.maketrans({"\n": "↵", "\r": "␍", "\t": "⇥"})
+
+
+def visible_text(text: str) -> str:
+    """A token's text as one readable label: line breaks and tabs as symbols (↵ ␍ ⇥), a token of spaces
+    only as ␣ (one per space), an empty one as ∅. Leading and inner spaces stay as they are."""
+    if not text:
+        return "∅"
+    shown = text.replace("\r\n", "\n").translate(_VISIBLE)
+    return "␣" * len(shown) if shown.strip(" ") == "" else shown
 
 
 def display_tokens(
@@ -29,5 +39,5 @@ def display_tokens(
             if not text or text == "\ufffd":
                 text = tokenizer.convert_ids_to_tokens(token_id)
         previous_span = span
-        texts.append(text.translate(_VISIBLE) if text else "∅")
+        texts.append(visible_text(text))
     return texts

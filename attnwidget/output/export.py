@@ -19,9 +19,9 @@ from typing import Any
 
 from ..engine.extraction import Extraction
 from ..widgets.attention import AttentionWidget
+from ..widgets.base import bundle_text
 from .report import rank_focused_heads
 
-STATIC = Path(__file__).parent.parent / "static"
 # Raw bytes of full-resolution maps a page may carry (base64 adds a third): ~16 heads at 1024 tokens,
 # every head of SmolLM2 up to ~290 tokens.
 DEFAULT_MAP_BUDGET = 16 * 1024 * 1024
@@ -90,16 +90,13 @@ def export_html(
         raise TypeError(f"export_html needs an AttentionWidget or an Extraction, got {type(source).__name__}")
     if not isinstance(map_budget, int) or map_budget < 0:
         raise ValueError(f"map_budget must be a non-negative int (bytes), got {map_budget!r}")
-    bundle_path = STATIC / "widget.js"
-    if not bundle_path.exists():
-        raise FileNotFoundError(f"{bundle_path} is missing: build the views with `npm run build` (or `make js`)")
 
     extraction = widget.extraction
     heads, note = choose_full_heads(widget, map_budget)
     maps = [widget.encoded_head(layer, head) for layer, head in heads]
     neurons = [widget.encoded_neurons(layer) for layer in range(extraction.num_layers)]
-    css = (STATIC / "widget.css").read_text(encoding="utf-8").replace("</", "<\\/")
-    bundle = json_for_script(bundle_path.read_text(encoding="utf-8"))
+    css = bundle_text("widget", ".css").replace("</", "<\\/")
+    bundle = json_for_script(bundle_text("widget", ".js"))
     heading = title or f"{extraction.model_name} · {extraction.seq_len} tokens"
 
     page = PAGE.format(

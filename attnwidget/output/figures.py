@@ -1,4 +1,5 @@
-"""`AttentionVisualizer`: static matplotlib figures (PNG, SVG, PDF) with the original project's method names.
+"""`AttentionVisualizer`: static matplotlib figures (PNG, SVG, PDF), with the method names of the scripts
+attnwidget replaces.
 
 Every method takes `save_path=` (the format follows the suffix) and returns the matplotlib Figure. Figures
 are made without pyplot, so importing attnwidget changes no matplotlib setting.
@@ -16,8 +17,10 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..analysis.neurons import colour_limit, most_different_neurons, top_variable_neurons
+from ..analysis.pooling import max_pool
+from ..analysis.scores import SCORES
 from ..engine.extraction import Extraction
-from ..widgets.encode import max_pool, top_variable_neurons
 
 # At most this many token labels on an axis; beyond it every n-th label is shown.
 MAX_LABELS = 48
@@ -247,8 +250,7 @@ class AttentionVisualizer:
         neurons = [int(n) for n in top_variable_neurons(values, top_k)]
         chosen = values[:, neurons].T  # [k, seq]
         # As in the widget: the first token's (often huge) activations saturate rather than set the scale.
-        rest = chosen[:, 1:] if chosen.shape[1] > 2 else chosen
-        limit = float(np.abs(rest).max()) or 1.0
+        limit = colour_limit(chosen)
         width = min(16.0, 3.0 + 0.25 * len(tokens))
         figure, axis = _subplots(figsize=(width, 1.5 + 0.28 * len(neurons)))
         image = axis.imshow(chosen, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
@@ -280,9 +282,7 @@ class AttentionVisualizer:
         per_prompt = [e.neuron_activations(layer_idx, kind) for e in extractions]
         width = per_prompt[0].shape[1]
         if neuron_indices is None:
-            # Position 0 carries huge "attention sink" activations in many models; choose by the rest.
-            means = np.stack([(a[1:] if len(a) > 1 else a).mean(axis=0) for a in per_prompt])  # [prompts, width]
-            neurons = [int(n) for n in np.argsort(-(means.max(axis=0) - means.min(axis=0)))[:top_k]]
+            neurons = [int(n) for n in most_different_neurons(per_prompt, top_k)]
         else:
             neurons = [int(n) for n in neuron_indices]
             bad = [n for n in neurons if not 0 <= n < width]
@@ -367,8 +367,8 @@ class AttentionVisualizer:
         panels = [
             ("mean", "mean weight"),
             ("std", "std of weights"),
-            ("entropy", "mean row entropy (nats)"),
-            ("first_token", "attention to the first token"),
+            ("entropy", SCORES["entropy"].label),
+            ("first_token", SCORES["first_token"].label),
         ]
         panels = [(key, label) for key, label in panels if key in series[0][1][names[0]]]
         figure, axes = _subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.extraction import Extraction, row_entropy
+from ..engine.extraction import Extraction
 from .figures import AttentionVisualizer
 
 
@@ -14,25 +14,20 @@ from .figures import AttentionVisualizer
 class FocusedHead:
     layer: int
     head: int
-    entropy: float  # mean row entropy, nats
-    sink: float  # mean attention to the first token
-    last_token_target: int  # the position the last token attends to most
+    entropy: float  # the `entropy` score: mean row entropy, nats
+    first_token: float  # the `first_token` score: mean attention to the first token
 
 
 def rank_focused_heads(extraction: Extraction) -> list[FocusedHead]:
-    """Heads from most to least focused (lowest mean row entropy), leaving out the first rows (which see
-    few tokens). Heads that mostly look at the first token (an "attention sink") come last."""
-    first_row = min(3, extraction.seq_len - 1)
-    heads = []
-    for layer, maps in extraction.iter_attention():
-        entropy = row_entropy(maps[:, first_row:]).mean(axis=-1)
-        sink = maps[:, first_row:, 0].mean(axis=-1)
-        target = maps[:, -1].argmax(axis=-1)
-        heads += [
-            FocusedHead(layer, head, float(entropy[head]), float(sink[head]), int(target[head]))
-            for head in range(extraction.num_heads)
-        ]
-    return sorted(heads, key=lambda h: (h.sink >= 0.5, h.entropy))
+    """Heads from most to least focused (lowest `entropy` score). Heads that mostly look at the first token
+    (the attention sink: `first_token` ≥ 0.5) come last: they are focused, but on nothing in particular."""
+    scores = extraction.head_scores()
+    heads = [
+        FocusedHead(layer, head, float(scores["entropy"][layer, head]), float(scores["first_token"][layer, head]))
+        for layer in range(extraction.num_layers)
+        for head in range(extraction.num_heads)
+    ]
+    return sorted(heads, key=lambda h: (h.first_token >= 0.5, h.entropy))
 
 
 def most_focused_head(extraction: Extraction) -> tuple[int, int]:
@@ -49,7 +44,7 @@ def write_figures(
     progress: Callable[[str], None] = lambda _message: None,
 ) -> list[Path]:
     """attention_<tag>_<n>.png and all_heads_<tag>_<n>.png per prompt, then the neuron comparison and the
-    layer statistics (named without the tag when one mode runs alone, as the original project did)."""
+    layer statistics (named without the tag when one mode runs alone, as the replaced scripts named them)."""
     out.mkdir(parents=True, exist_ok=True)
     viz = AttentionVisualizer(model_name=extractions[0].model_name)
     written: list[Path] = []

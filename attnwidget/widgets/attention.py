@@ -1,89 +1,69 @@
-"""`AttentionWidget`: an anywidget that shows one `Extraction` in five linked canvas views.
+"""`AttentionWidget`: one `Extraction` in linked canvas views. Its TypeScript half is `js/model.ts` (the
+traits) and `js/widget.ts` (the views).
 
-Selection lives in synced traits (`layer`, `head`, `token`, `hovered_token`); set them from Python and the
-views follow, click in the views and `observe` / `on_select` callbacks see it. Large arrays travel as
-bytes made by `attnwidget.encode` (see that module for every encoding); `js/model.ts` mirrors the traits.
+Selection lives in synced traits (`layer`, `head`, `token`, `hovered_token`, ...); set them from Python and
+the views follow, click in the views and `observe` / `on_select` callbacks see it. Arrays travel as bytes
+in the format of `attnwidget.widgets.encode`. What the views show for the selection (the selected head's
+map, the layer's neurons, the logit lens of the pinned token) is made by pure functions of the selection
+(`encoded_head`, `encoded_neurons`, `encoded_lens`, `encoded_window`); the observers compare what a trait
+holds with the selection and replace it when they differ, so nothing else needs to remember what is shown.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import pathlib
 from collections import OrderedDict
 from typing import Any
 
-import anywidget
 import numpy as np
 import traitlets
 
-from ..analysis.scores import ASCENDING, SCORE_LABELS, SCORE_NAMES, HeadScoreAccumulator
+from ..analysis.neurons import top_variable_neurons
+from ..analysis.scores import FORMER_NAMES, LAYER_STAT_NAMES, SCORE_NAMES, score_info
 from ..engine.extraction import NEURON_KINDS, Extraction
+from ..engine.extractor import shared_extractor
+from ..engine.tokens import visible_text
 from . import encode
-from .select_events import SelectEvents
+from .base import BoundedInt, Checked, Choice, WidgetBase
 
-_STATIC = pathlib.Path(__file__).parent.parent / "static"
 COLOR_SCALES = ("linear", "gamma", "row", "log")
 NEURON_K_MAX = 256
 PREDICTIONS_SHOWN = 3
 PREDICTIONS_MAX_TOKENS = 4096
-# What `head_score` can be: "none" (the grid shows thumbnails) or a score of attnwidget.scores.
+# What `head_score` can be: "none" (the grid shows thumbnails) or a score of attnwidget.analysis.scores.
 HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES)
 # Logit lens: top-k per layer for the pinned (else hovered) token; positions already computed are kept.
 LENS_K = 5
 LENS_CACHE_SIZE = 64
-# Traits that describe the extraction (sent once) and the selection-dependent arrays; together with the
-# public traits they are the widget's whole state (`state_for_export`).
-_DATA_TRAITS = (
-    "_info", "_tokens", "_thumbnails", "_stats", "_attention_map", "_attention_map_info",
-    "_neurons", "_neurons_info", "_predictions", "_prediction_probs",
-    "_head_scores",
-    "_lens_tokens", "_lens_probs", "_lens_info",
-    # The part of the selected head the zoomed heatmap shows at full resolution (long prompts).
-    "_map_window", "_map_window_info",
-)  # fmt: skip
-_PUBLIC_TRAITS = (
-    "layer", "head", "token", "hovered_token", "color_scale", "neuron_kind", "neuron_k", "head_score",
-    "map_window",  # the heatmap's zoom window
-)  # fmt: skip
 
 
-def _index_error(what: str, value: object, low: int, high: int, extra: str = "") -> traitlets.TraitError:
-    return traitlets.TraitError(f"{what} must be an int in {low}..{high}{extra}, got {value!r}")
+def check_window(window: Any, seq_len: int, name: str = "map_window") -> tuple[int, int, int, int] | None:
+    """A heatmap window ``[q0, q1, k0, k1]`` (list/tuple, or a dict with those keys; empty or None: no
+    window) → a tuple of ints with ``0 ≤ q0 < q1 ≤ seq_len`` and ``0 ≤ k0 < k1 ≤ seq_len``; ValueError
+    (naming what is allowed) otherwise."""
+    if window is None or (isinstance(window, (list, tuple, dict)) and len(window) == 0):
+        return None
+    keys = ("q0", "q1", "k0", "k1")
+    allowed = "[q0, q1, k0, k1] (half-open token ranges) or [] for none"
+    bounds = window
+    if isinstance(window, dict):
+        if set(window) != set(keys):
+            raise ValueError(f"{name} must be a dict with exactly the keys q0, q1, k0, k1, got {window!r}")
+        bounds = [window[key] for key in keys]
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != 4:
+        raise ValueError(f"{name} must be {allowed}, got {window!r}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in bounds):
+        raise ValueError(f"{name} must be {allowed} of ints, got {window!r}")
+    q0, q1, k0, k1 = (int(v) for v in bounds)
+    if not (0 <= q0 < q1 <= seq_len and 0 <= k0 < k1 <= seq_len):
+        raise ValueError(
+            f"{name} must be [q0, q1, k0, k1] with 0 <= q0 < q1 <= {seq_len} and 0 <= k0 < k1 <= {seq_len} "
+            f"(the prompt has {seq_len} tokens), got {window!r}"
+        )
+    return q0, q1, k0, k1
 
 
-class _CheckedInt(traitlets.Int):
-    """An Int whose every assignment goes through `AttentionWidget._check` (one message format, naming the
-    valid range; traitlets' own Int would cast 1.0 and word its errors differently)."""
-
-    def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction") and self.name:
-            return obj._check(self.name, value)
-        return super().validate(obj, value)
-
-
-class _CheckedUnicode(traitlets.Unicode):
-    def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction") and self.name:
-            return obj._check(self.name, value)
-        return super().validate(obj, value)
-
-
-class _CheckedWindow(traitlets.List):
-    """`map_window`: ``[]`` or ``[q0, q1, k0, k1]`` (a dict with those keys is accepted), checked against the
-    prompt's length by `encode.check_window` and stored as a list of ints."""
-
-    def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(obj, AttentionWidget) and hasattr(obj, "_extraction"):
-            try:
-                window = encode.check_window(value, obj._extraction.seq_len)
-            except ValueError as error:
-                raise traitlets.TraitError(f"map_window: {error}") from None
-            return [] if window is None else list(window)
-        return super().validate(obj, value)
-
-
-class AttentionWidget(SelectEvents, anywidget.AnyWidget):
+class AttentionWidget(WidgetBase):
     """Attention maps, neurons and statistics of one prompt, as linked views in a notebook.
 
     Parameters
@@ -96,9 +76,9 @@ class AttentionWidget(SelectEvents, anywidget.AnyWidget):
         scaled to its own maximum).
     neuron_kind : ``"residual"`` (residual stream after the layer) or ``"mlp"`` (MLP neurons).
     neuron_k : how many of the layer's most variable neurons the neuron plot shows (1..256).
-    head_score : ``"none"`` or a head-role score (``"induction"``, ``"previous_token"``, ``"bos"``,
-        ``"self"``, ``"local"``, ``"entropy"``; see `attnwidget.scores`) that colours the head grid and
-        ranks the heads in the head-scores view.
+    head_score : ``"none"`` or a per-head score (``"induction"``, ``"previous_token"``, ``"first_token"``,
+        ``"self"``, ``"local"``, ``"peak"``, ``"entropy"``, ``"normalized_entropy"``; see
+        `attnwidget.analysis.scores`) that colours the head grid and ranks the heads in the head-roles view.
 
     Examples
     --------
@@ -108,45 +88,48 @@ class AttentionWidget(SelectEvents, anywidget.AnyWidget):
     >>> w                                                                            # doctest: +SKIP
     """
 
-    _esm = _STATIC / "widget.js"
-    _css = _STATIC / "widget.css"
+    _bundle = "widget"
 
     # ---- public, synced both ways -----------------------------------------------------------------
-    layer = _CheckedInt(0, help="Selected layer (row of the head grid).").tag(sync=True)
-    head = _CheckedInt(0, help="Selected head (column of the head grid).").tag(sync=True)
-    token = _CheckedInt(-1, help="Pinned token index, -1 for none.").tag(sync=True)
-    hovered_token = _CheckedInt(-1, help="Token under the pointer (written by the views, throttled).").tag(sync=True)
-    color_scale = _CheckedUnicode("log", help=f"One of {COLOR_SCALES}.").tag(sync=True)
-    neuron_kind = _CheckedUnicode("residual", help=f"One of {NEURON_KINDS}.").tag(sync=True)
-    neuron_k = _CheckedInt(16, help="Number of neurons in the neuron plot.").tag(sync=True)
-    head_score = _CheckedUnicode(
-        "none", help=f"Head-role score that colours the grid, one of {HEAD_SCORE_CHOICES}."
+    layer = BoundedInt(0, bounds="_layer_bounds", help="Selected layer (row of the head grid).").tag(sync=True)
+    head = BoundedInt(0, bounds="_head_bounds", help="Selected head (column of the head grid).").tag(sync=True)
+    token = BoundedInt(-1, bounds="_token_bounds", help="Pinned token index, -1 for none.").tag(sync=True)
+    hovered_token = BoundedInt(
+        -1, bounds="_token_bounds", help="Token under the pointer (written by the views, throttled)."
     ).tag(sync=True)
-    map_window = _CheckedWindow(
-        [], help="The heatmap's zoom window [q0, q1, k0, k1] (half-open token ranges), [] when not zoomed."
+    color_scale = Choice("log", choices=COLOR_SCALES, help=f"One of {COLOR_SCALES}.").tag(sync=True)
+    neuron_kind = Choice("residual", choices="_neuron_kinds", help=f"One of {NEURON_KINDS}.").tag(sync=True)
+    neuron_k = BoundedInt(16, bounds="_neuron_k_bounds", help="Number of neurons in the neuron plot.").tag(sync=True)
+    head_score = Choice(
+        "none",
+        choices=HEAD_SCORE_CHOICES,
+        aliases=FORMER_NAMES,
+        help=f"Per-head score that colours the grid, one of {HEAD_SCORE_CHOICES}.",
+    ).tag(sync=True)
+    map_window = Checked(
+        [],
+        check="_check_map_window",
+        help="The heatmap's zoom window [q0, q1, k0, k1] (half-open token ranges), [] when not zoomed.",
     ).tag(sync=True)
 
-    # ---- private, Python → views (see attnwidget.encode for the byte layouts) -------------------------
+    # ---- private, Python → views (see attnwidget.widgets.encode for the byte layouts) -----------------
     _info = traitlets.Dict().tag(sync=True)
     _tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # uint8 [layers, heads, T, T]
     _thumbnails = traitlets.Bytes(b"").tag(sync=True)
-    _stats = traitlets.Bytes(b"").tag(sync=True)
-    # float32 [len(score_names), layers, heads]: head-role scores (attnwidget.scores), NaN where undefined.
+    # float32 [len(_info.scores), layers, heads]: every per-head score, NaN where undefined.
     _head_scores = traitlets.Bytes(b"").tag(sync=True)
-    _attention_map = traitlets.Bytes(b"").tag(sync=True)
-    _attention_map_info = traitlets.Dict().tag(sync=True)
-    # `map_window` of the selected head (encode.encode_attention_window), info + {"layer", "head"}; {} if none.
-    _map_window = traitlets.Bytes(b"").tag(sync=True)
-    _map_window_info = traitlets.Dict().tag(sync=True)
-    _neurons = traitlets.Bytes(b"").tag(sync=True)
-    _neurons_info = traitlets.Dict().tag(sync=True)
-    _predictions = traitlets.List(traitlets.List(traitlets.Unicode())).tag(sync=True)
-    _prediction_probs = traitlets.Bytes(b"").tag(sync=True)
-    # Logit lens at one position: token texts [layers + 1][k], float16 probabilities [layers + 1, k], and
-    # {"position", "k"} (position -1: none yet; "unavailable": why a model has none).
-    _lens_tokens = traitlets.List(traitlets.List(traitlets.Unicode())).tag(sync=True)
-    _lens_probs = traitlets.Bytes(b"").tag(sync=True)
-    _lens_info = traitlets.Dict().tag(sync=True)
+    # The selected head's map: encode_attention_map, info + {"layer", "head"}.
+    _attention_map = traitlets.Dict().tag(sync=True)
+    # `map_window` of the selected head (encode_attention_window), info + {"layer", "head"}; {} if none.
+    _map_window = traitlets.Dict().tag(sync=True)
+    # The layer's most variable neurons: float16 [k, seq]; info {layer, kind, k, seq_len, indices}.
+    _neurons = traitlets.Dict().tag(sync=True)
+    # Top next tokens per position: {"info": {k}, "tokens": [seq][k] texts, "data": float16 [seq, k]}.
+    _predictions = traitlets.Dict().tag(sync=True)
+    # Logit lens at one position: {"info": {position, k, unavailable?}, "tokens": [layers + 1][k] texts,
+    # "data": float16 [layers + 1, k]}; position -1: none yet.
+    _lens = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -165,37 +148,40 @@ class AttentionWidget(SelectEvents, anywidget.AnyWidget):
                 f"AttentionWidget needs an Extraction (from AttentionExtractor().extract_activations), "
                 f"got {type(extraction).__name__}"
             )
-        if not _STATIC.joinpath("widget.js").exists():
-            raise FileNotFoundError(
-                f"{_STATIC / 'widget.js'} is missing: build the views with `npm run build` (or `make js`)"
-            )
         self._extraction = extraction
-        self._map_key: tuple[int, int] | None = None
-        self._neurons_key: tuple[int, str, int] | None = None
-        self._window_key: tuple[int, int, tuple[int, ...]] | None = None
-        # The selected head's exact map, kept for zoom windows when the sent map is max-pooled.
-        self._head_weights: tuple[tuple[int, int], np.ndarray] | None = None
-        self._lens_position: int | None = None
-        self._lens_cache: OrderedDict[int, tuple[list[list[str]], bytes]] = OrderedDict()
+        self._lens_cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._checks_ready = True
+        selection = self._checked(
+            layer=layer,
+            head=head,
+            token=token,
+            color_scale=color_scale,
+            neuron_kind=neuron_kind,
+            neuron_k=neuron_k,
+            head_score=head_score,
+        )
         # Everything goes to super().__init__ so that the comm's first message carries the whole state.
         super().__init__(
             **self._static_state(),
-            **self._checked_selection(layer, head, token, color_scale, neuron_kind, neuron_k),
-            head_score=self._check("head_score", head_score),
+            **selection,
+            _attention_map=self.encoded_head(selection["layer"], selection["head"]),
+            _neurons=self.encoded_neurons(selection["layer"], selection["neuron_kind"], selection["neuron_k"]),
+            _lens=self.encoded_lens(selection["token"]),
         )
-        self._listen_for_selects()
+
+    def _checked(self, **values: Any) -> dict[str, Any]:
+        traits = self.traits()
+        return {name: traits[name].validate(self, value) for name, value in values.items()}
 
     # ---- state built once ---------------------------------------------------------------------------
     def _static_state(self) -> dict[str, Any]:
         ex = self._extraction
-        # Head-role scores ride on the same pass over the layers (unless the extraction has them already).
-        roles = None if ex._head_scores is not None else HeadScoreAccumulator(ex.num_layers, ex.num_heads, ex.input_ids)
-        layers = ex.iter_attention() if roles is None else roles.tap(ex.iter_attention())
-        thumbnails, stats = encode.attention_summary(layers, ex.num_layers, ex.num_heads, ex.seq_len)
-        if roles is not None:
-            ex._head_scores = roles.result()
-        role_scores = ex.head_scores()
-        widths = self._neuron_widths
+        side = encode.thumbnail_size(ex.num_layers * ex.num_heads, ex.seq_len)
+        thumbnails = np.zeros((ex.num_layers, ex.num_heads, side, side), dtype=np.uint8)
+        # One pass over the layers: thumbnails here, the head scores on the way (unless already known).
+        for layer, maps in ex.iter_attention(score=True):
+            thumbnails[layer] = encode.thumbnails(maps, side)
+        scores = ex.head_scores()
         info = {
             "model_name": ex.model_name,
             "num_layers": ex.num_layers,
@@ -203,75 +189,56 @@ class AttentionWidget(SelectEvents, anywidget.AnyWidget):
             "num_kv_heads": ex.num_kv_heads,
             "seq_len": ex.seq_len,
             "is_causal": bool(ex.is_causal),
-            "thumbnail_size": int(thumbnails.shape[-1]),
-            "stat_names": list(encode.STAT_NAMES),
-            "stat_labels": [encode.STAT_LABELS[name] for name in encode.STAT_NAMES],
-            "neuron_widths": widths,
-            "score_names": list(SCORE_NAMES),
-            "score_labels": [SCORE_LABELS[name] for name in SCORE_NAMES],
-            "score_ascending": [name in ASCENDING for name in SCORE_NAMES],
+            "thumbnail_size": side,
+            "scores": score_info(),
+            "layer_stats": list(LAYER_STAT_NAMES),
+            "neuron_widths": self._neuron_widths,
         }
-        predictions: list[list[str]] = []
-        probs = b""
-        # Predictions are unembedded on first read (~1 s per 1000 tokens for SmolLM2); very long prompts
-        # go without them rather than wait.
-        top_probs = ex.top_probs if ex.seq_len <= PREDICTIONS_MAX_TOKENS else None
-        top_tokens = ex.top_tokens if top_probs is not None else None
-        if top_tokens is not None and top_probs is not None:
-            shown = min(PREDICTIONS_SHOWN, top_probs.shape[1])
-            predictions = [list(row[:shown]) for row in top_tokens]
-            probs = encode.to_float16(top_probs[:, :shown]).tobytes()
         return {
             "_info": info,
             "_tokens": list(ex.display_tokens),
             "_thumbnails": thumbnails.tobytes(),
-            "_stats": stats.tobytes(),
-            "_head_scores": np.stack([role_scores[name] for name in SCORE_NAMES]).astype("<f4").tobytes(),
-            "_predictions": predictions,
-            "_prediction_probs": probs,
+            "_head_scores": encode.encode_float32(np.stack([scores[name] for name in SCORE_NAMES])),
+            "_predictions": self._encoded_predictions(),
         }
 
-    def _checked_selection(
-        self, layer: int, head: int, token: int, color_scale: str, neuron_kind: str, neuron_k: int
-    ) -> dict[str, Any]:
-        values = {
-            "layer": layer,
-            "head": head,
-            "token": token,
-            "color_scale": color_scale,
-            "neuron_kind": neuron_kind,
-            "neuron_k": neuron_k,
-        }
-        checked = {name: self._check(name, value) for name, value in values.items()}
-        checked.update(self._map_state(checked["layer"], checked["head"]))
-        checked.update(self._neuron_state(checked["layer"], checked["neuron_kind"], checked["neuron_k"]))
-        checked.update(self._lens_state(checked["token"]))
-        return checked
-
-    # ---- validation ---------------------------------------------------------------------------------
-    def _check(self, name: str, value: Any) -> Any:
+    def _encoded_predictions(self) -> dict[str, Any]:
         ex = self._extraction
-        if name in ("layer", "head", "token", "hovered_token", "neuron_k"):
-            low, high, extra = {
-                "layer": (0, ex.num_layers - 1, f" (this model has {ex.num_layers} layers)"),
-                "head": (0, ex.num_heads - 1, f" (each layer has {ex.num_heads} heads)"),
-                "token": (-1, ex.seq_len - 1, f" (-1 for none; the prompt has {ex.seq_len} tokens)"),
-                "hovered_token": (-1, ex.seq_len - 1, f" (-1 for none; the prompt has {ex.seq_len} tokens)"),
-                "neuron_k": (1, self._neuron_k_max(), ""),
-            }[name]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-                raise _index_error(name, value, low, high, extra)
-            return int(value)
-        if name == "head_score":
-            if not isinstance(value, str) or value not in HEAD_SCORE_CHOICES:
-                raise traitlets.TraitError(
-                    f"head_score must be one of {', '.join(map(repr, HEAD_SCORE_CHOICES))}, got {value!r}"
-                )
-            return value
-        choices: tuple[str, ...] = COLOR_SCALES if name == "color_scale" else self._neuron_kinds()
-        if value not in choices:
-            raise traitlets.TraitError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-        return value
+        # Predictions are unembedded on first read (~1 s per 1000 tokens for SmolLM2); very long prompts
+        # go without them rather than wait.
+        top_probs = ex.top_probs if ex.seq_len <= PREDICTIONS_MAX_TOKENS else None
+        top_tokens = ex.top_tokens if top_probs is not None else None
+        if top_tokens is None or top_probs is None:
+            return {"info": {"k": 0}, "tokens": [], "data": b""}
+        shown = min(PREDICTIONS_SHOWN, top_probs.shape[1])
+        return {
+            "info": {"k": shown},
+            "tokens": [[visible_text(text) for text in row[:shown]] for row in top_tokens],
+            "data": encode.encode_float16(top_probs[:, :shown]),
+        }
+
+    # ---- what each trait allows -------------------------------------------------------------------------
+    def _layer_bounds(self) -> tuple[int, int, str]:
+        layers = self._extraction.num_layers
+        return 0, layers - 1, f" (this model has {layers} layers)"
+
+    def _head_bounds(self) -> tuple[int, int, str]:
+        heads = self._extraction.num_heads
+        return 0, heads - 1, f" (each layer has {heads} heads)"
+
+    def _token_bounds(self) -> tuple[int, int, str]:
+        seq = self._extraction.seq_len
+        return -1, seq - 1, f" (-1 for none; the prompt has {seq} tokens)"
+
+    def _neuron_k_bounds(self) -> tuple[int, int, str]:
+        return 1, min(NEURON_K_MAX, *self._neuron_widths.values()), ""
+
+    def _neuron_kinds(self) -> tuple[str, ...]:
+        return tuple(kind for kind in NEURON_KINDS if kind in self._neuron_widths)
+
+    def _check_map_window(self, value: Any) -> list[int]:
+        window = check_window(value, self._extraction.seq_len)
+        return [] if window is None else list(window)
 
     @property
     def _neuron_widths(self) -> dict[str, int]:
@@ -283,174 +250,103 @@ class AttentionWidget(SelectEvents, anywidget.AnyWidget):
                 self._widths["mlp"] = int(ex.neuron_activations(0, "mlp").shape[-1])
         return self._widths
 
-    def _neuron_kinds(self) -> tuple[str, ...]:
-        return tuple(kind for kind in NEURON_KINDS if kind in self._neuron_widths)
-
-    def _neuron_k_max(self) -> int:
-        return min(NEURON_K_MAX, *self._neuron_widths.values())
-
-    # ---- arrays that follow the selection ---------------------------------------------------------
-    def _head_map(self, layer: int, head: int) -> np.ndarray:
-        """`extraction.attention(layer, head)`, kept for the selected head of a long prompt (its zoom windows
-        are sliced from it, not recomputed)."""
-        if self._head_weights is not None and self._head_weights[0] == (layer, head):
-            return self._head_weights[1]
-        weights = self._extraction.attention(layer, head)
-        if weights.shape[-1] > encode.MAP_MAX_SIZE:
-            # A view into a cached layer would keep all of its heads alive after the cache drops it.
-            if weights.base is not None and weights.base.nbytes > weights.nbytes:
-                weights = weights.copy()
-            self._head_weights = ((layer, head), weights)
-        return weights
-
-    def _map_state(self, layer: int, head: int) -> dict[str, Any]:
+    # ---- what the views show for a selection (pure: nothing is recorded) -----------------------------------
+    def encoded_head(self, layer: int, head: int) -> dict[str, Any]:
+        """A head's full-resolution map as ``{"info": ..., "data": bytes}``: what the views receive in
+        ``_attention_map`` when that head is selected. A kernel-less page can carry several
+        (``mountStatic(el, state, extraMaps)``) so that clicking them needs no kernel."""
+        layer, head = self._checked(layer=layer, head=head).values()
         ex = self._extraction
-        data, info = encode.encode_attention_map(self._head_map(layer, head), ex.is_causal)
-        self._map_key = (layer, head)
-        return {"_attention_map": data, "_attention_map_info": {"layer": layer, "head": head, **info}}
+        encoded = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal)
+        return {"info": {"layer": layer, "head": head, **encoded["info"]}, "data": encoded["data"]}
 
-    def _neuron_state(self, layer: int, kind: str, k: int) -> dict[str, Any]:
+    def encoded_window(self, layer: int, head: int, window: Any) -> dict[str, Any]:
+        """A head's map inside ``window`` = ``[q0, q1, k0, k1]`` as ``{"info": ..., "data": bytes}``: what the
+        views receive in ``_map_window`` when the heatmap is zoomed there ({} for no window)."""
+        layer, head = self._checked(layer=layer, head=head).values()
+        checked = check_window(window, self._extraction.seq_len, "window")
+        if checked is None:
+            return {}
+        encoded = encode.encode_attention_window(self._extraction.attention(layer, head), checked)
+        return {"info": {"layer": layer, "head": head, **encoded["info"]}, "data": encoded["data"]}
+
+    def encoded_neurons(self, layer: int, kind: str | None = None, k: int | None = None) -> dict[str, Any]:
+        """A layer's neuron plot (kind and k: the widget's unless given) as ``{"info": ..., "data": bytes}``:
+        what the views receive in ``_neurons`` when that layer is selected."""
+        checked = self._checked(
+            layer=layer,
+            neuron_kind=self.neuron_kind if kind is None else kind,
+            neuron_k=self.neuron_k if k is None else k,
+        )
+        layer, kind, k = checked["layer"], checked["neuron_kind"], checked["neuron_k"]
         activations = self._extraction.neuron_activations(layer, kind)
-        data, indices = encode.encode_neurons(activations, k)
-        self._neurons_key = (layer, kind, k)
-        return {
-            "_neurons": data,
-            "_neurons_info": {
-                "layer": layer,
-                "kind": kind,
-                "k": len(indices),
-                "seq_len": activations.shape[0],
-                "dtype": "float16",
-                "indices": indices,
-            },
-        }
+        indices = top_variable_neurons(activations, k)
+        info = {"layer": layer, "kind": kind, "k": len(indices), "seq_len": activations.shape[0], "dtype": "float16"}
+        data = encode.encode_float16(np.ascontiguousarray(activations[:, indices].T))
+        return {"info": {**info, "indices": [int(i) for i in indices]}, "data": data}
 
-    @traitlets.observe("layer", "head")
-    def _on_head_change(self, _change: dict[str, Any]) -> None:
-        # A click sets layer and head in one message; both observers then see the final pair.
-        if self._map_key != (self.layer, self.head):
-            with self.hold_sync():
-                for name, value in self._map_state(self.layer, self.head).items():
-                    setattr(self, name, value)
-
-    @traitlets.observe("layer", "neuron_kind", "neuron_k")
-    def _on_neuron_change(self, _change: dict[str, Any]) -> None:
-        if self._neurons_key != (self.layer, self.neuron_kind, self.neuron_k):
-            with self.hold_sync():
-                for name, value in self._neuron_state(self.layer, self.neuron_kind, self.neuron_k).items():
-                    setattr(self, name, value)
-
-    def _lens_state(self, position: int) -> dict[str, Any]:
-        """Logit lens traits for `position` (-1: none), from a small per-position cache."""
+    def encoded_lens(self, position: int) -> dict[str, Any]:
+        """The logit lens at `position` (-1: none) as the views receive it in ``_lens``."""
         ex = self._extraction
-        empty: dict[str, Any] = {"_lens_tokens": [], "_lens_probs": b"", "_lens_info": {"position": -1, "k": 0}}
+        empty: dict[str, Any] = {"info": {"position": -1, "k": 0}, "tokens": [], "data": b""}
         if ex.lens is None or ex.final_hidden is None:
-            empty["_lens_info"]["unavailable"] = f"{ex.model_name} is not a causal language model: it has no logit lens"
-            self._lens_position = -1
+            empty["info"]["unavailable"] = f"{ex.model_name} is not a causal language model: it has no logit lens"
             return empty
         if position < 0:
-            self._lens_position = -1
             return empty
-        cached = self._lens_cache.get(position)
-        if cached is None:
+        position = self._checked(token=position)["token"]
+        if position not in self._lens_cache:
             try:
                 ids, probs = ex.logit_lens_arrays(position, LENS_K)
             except ValueError as error:  # the final norm could not be located
-                empty["_lens_info"]["unavailable"] = str(error)
-                self._lens_position = -1
+                empty["info"]["unavailable"] = str(error)
                 return empty
-            cached = (ex.lens.texts(ids), encode.to_float16(probs).tobytes())
-            self._lens_cache[position] = cached
+            texts = [[visible_text(text) for text in row] for row in ex.lens.texts(ids)]
+            self._lens_cache[position] = {
+                "info": {"position": position, "k": len(texts[0]) if texts else 0},
+                "tokens": texts,
+                "data": encode.encode_float16(probs),
+            }
             while len(self._lens_cache) > LENS_CACHE_SIZE:
                 self._lens_cache.popitem(last=False)
         self._lens_cache.move_to_end(position)
-        self._lens_position = position
-        texts, data = cached
-        return {
-            "_lens_tokens": texts,
-            "_lens_probs": data,
-            "_lens_info": {"position": position, "k": len(texts[0]) if texts else 0},
-        }
+        return self._lens_cache[position]
+
+    # ---- observers: replace what is shown when it no longer matches the selection ----------------------
+    @traitlets.observe("layer", "head")
+    def _on_head_change(self, _change: dict[str, Any]) -> None:
+        # A click sets layer and head in one message; both observers then see the final pair.
+        shown = self._attention_map.get("info", {})
+        if (shown.get("layer"), shown.get("head")) != (self.layer, self.head):
+            self.apply({"_attention_map": self.encoded_head(self.layer, self.head)})
+
+    @traitlets.observe("layer", "neuron_kind", "neuron_k")
+    def _on_neuron_change(self, _change: dict[str, Any]) -> None:
+        shown = self._neurons.get("info", {})
+        if (shown.get("layer"), shown.get("kind"), shown.get("k")) != (self.layer, self.neuron_kind, self.neuron_k):
+            self.apply({"_neurons": self.encoded_neurons(self.layer)})
 
     @traitlets.observe("token", "hovered_token")
     def _on_lens_target_change(self, _change: dict[str, Any]) -> None:
         # The pinned token, else the hovered one. When neither, the last lens stays (the views say so): a
         # person moving the pointer from the token strip to the lens can still read it.
         position = self.token if self.token >= 0 else self.hovered_token
-        if position >= 0 and position != self._lens_position:
-            with self.hold_sync():
-                for name, value in self._lens_state(position).items():
-                    setattr(self, name, value)
-
-    def _window_state(self, layer: int, head: int, window: list[int]) -> dict[str, Any]:
-        self._window_key = (layer, head, tuple(window))
-        if not window:
-            return {"_map_window": b"", "_map_window_info": {}}
-        q0, q1, k0, k1 = window
-        data, info = encode.encode_attention_window(self._head_map(layer, head), (q0, q1, k0, k1))
-        return {"_map_window": data, "_map_window_info": {"layer": layer, "head": head, **info}}
+        if position >= 0 and position != self._lens.get("info", {}).get("position"):
+            self.apply({"_lens": self.encoded_lens(position)})
 
     @traitlets.observe("layer", "head", "map_window")
     def _on_window_change(self, _change: dict[str, Any]) -> None:
-        if self._window_key != (self.layer, self.head, tuple(self.map_window)):
-            with self.hold_sync():
-                for name, value in self._window_state(self.layer, self.head, self.map_window).items():
-                    setattr(self, name, value)
-
-    def encoded_window(self, layer: int, head: int, window: Any) -> dict[str, Any]:
-        """A head's map inside ``window`` = ``[q0, q1, k0, k1]`` as ``{"info": ..., "data": bytes}``: what the
-        views receive in ``_map_window_info`` / ``_map_window`` when the heatmap is zoomed there."""
-        layer, head = self._check("layer", layer), self._check("head", head)
-        checked = encode.check_window(window, self._extraction.seq_len)
-        if checked is None:
-            raise ValueError("window must be [q0, q1, k0, k1], not empty")
-        data, info = encode.encode_attention_window(self._extraction.attention(layer, head), checked)
-        return {"info": {"layer": layer, "head": head, **info}, "data": data}
-
-    # ---- events from the views: see SelectEvents (on_select) -----------------------------------------
+        shown = self._map_window.get("info", {})
+        bounds = [shown.get(name) for name in ("q0", "q1", "k0", "k1")] if shown else []
+        if (shown.get("layer"), shown.get("head"), bounds) != (
+            (self.layer, self.head, self.map_window) if self.map_window else (None, None, [])
+        ):
+            self.apply({"_map_window": self.encoded_window(self.layer, self.head, self.map_window)})
 
     # ---- read-outs ------------------------------------------------------------------------------------
     @property
     def extraction(self) -> Extraction:
         return self._extraction
-
-    @property
-    def selection(self) -> dict[str, int]:
-        return {"layer": self.layer, "head": self.head, "token": self.token}
-
-    def state_for_export(self) -> dict[str, Any]:
-        """The whole state the views need, as ``{trait name: value}``: JSON values, and `bytes` for the
-        array traits (give those to the page as base64 ``{"$bytes": "..."}``; `mountStatic` in the JS
-        bundle turns them into DataViews). Rendering it needs no kernel."""
-        return {name: getattr(self, name) for name in (*_PUBLIC_TRAITS, *_DATA_TRAITS)}
-
-    def encoded_head(self, layer: int, head: int) -> dict[str, Any]:
-        """Another head's full-resolution map as ``{"info": ..., "data": bytes}``: what the views receive
-        in ``_attention_map_info`` / ``_attention_map`` when that head is selected. A kernel-less page can
-        carry several (``mountStatic(el, state, extraMaps)``) so that clicking them needs no kernel."""
-        layer = self._check("layer", layer)
-        head = self._check("head", head)
-        ex = self._extraction
-        data, info = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal)
-        return {"info": {"layer": layer, "head": head, **info}, "data": data}
-
-    def encoded_neurons(self, layer: int) -> dict[str, Any]:
-        """Another layer's neuron plot (current kind and k) as ``{"info": ..., "data": bytes}``: what the
-        views receive in ``_neurons_info`` / ``_neurons`` when that layer is selected."""
-        state = self._neuron_state(self._check("layer", layer), self.neuron_kind, self.neuron_k)
-        return {"info": state["_neurons_info"], "data": state["_neurons"]}
-
-    def state_nbytes(self) -> int:
-        """Bytes of array data plus the JSON size of everything else, roughly what the first message costs."""
-        import json
-
-        total = 0
-        for value in self.state_for_export().values():
-            total += len(value) if isinstance(value, bytes) else len(json.dumps(value))
-        return total
-
-
-_extractors: dict[str, Any] = {}
 
 
 def show(prompt: str, model: Any = None, **widget_options: Any) -> AttentionWidget:
@@ -459,15 +355,4 @@ def show(prompt: str, model: Any = None, **widget_options: Any) -> AttentionWidg
     `model` is a model spec (alias, folder, .gguf file, cached hub id) or an `AttentionExtractor`;
     extractors built from specs are kept for the next call. Keyword options go to `AttentionWidget`.
     """
-    from ..engine.extractor import AttentionExtractor
-
-    if isinstance(model, AttentionExtractor):
-        extractor = model
-    elif model is None or isinstance(model, (str, os.PathLike)):
-        key = str(model)
-        if key not in _extractors:
-            _extractors[key] = AttentionExtractor(model)
-        extractor = _extractors[key]
-    else:
-        raise TypeError(f"model must be a model spec or an AttentionExtractor, got {type(model).__name__}")
-    return AttentionWidget(extractor.extract_activations(prompt), **widget_options)
+    return AttentionWidget(shared_extractor(model).extract_activations(prompt), **widget_options)
