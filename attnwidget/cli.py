@@ -122,9 +122,10 @@ def run_compare(args: argparse.Namespace) -> None:
 
     from tqdm import tqdm
 
+    from .analysis.scores import focused_heads
     from .engine.extractor import AttentionExtractor
     from .output.export import export_html
-    from .output.report import most_focused_head, write_figures
+    from .output.report import write_figures
     from .widgets.attention import AttentionWidget
 
     sets = compare_sets(args)
@@ -149,7 +150,7 @@ def run_compare(args: argparse.Namespace) -> None:
             bar.update()
         bar.set_description("interactive page")
         extraction = extractor.extract_activations(page_prompt)
-        layer, head = most_focused_head(extraction)
+        layer, head = focused_heads(extraction.head_scores())[0][:2]
         written.append(
             export_html(AttentionWidget(extraction, layer=layer, head=head), out / "interactive_attention.html")
         )
@@ -162,8 +163,8 @@ def run_compare(args: argparse.Namespace) -> None:
 def print_summary(prompt: str, model: str | None, top: int) -> None:
     import numpy as np
 
+    from .analysis.scores import focused_heads
     from .engine.extractor import AttentionExtractor
-    from .output.report import rank_focused_heads
 
     started = time.perf_counter()
     print(f"loading {model or 'smollm2-135m'} ...", file=sys.stderr, flush=True)
@@ -182,15 +183,17 @@ def print_summary(prompt: str, model: str | None, top: int) -> None:
         predictions = ", ".join(f"{text!r} {p:.1%}" for text, p in result.top_predictions(-1)[:top])
         print(f"next     {predictions}")
 
-    ranked = rank_focused_heads(result)
+    ranked = focused_heads(result.head_scores())
     print("heads    most focused (lowest entropy, first-token sinks left out):")
-    for head in [h for h in ranked if h.first_token < 0.5][:top]:
-        target = int(result.attention(head.layer, head.head)[-1].argmax())
+    for layer, head, entropy, first_token in ranked[:top]:
+        if first_token >= 0.5:
+            break
+        target = int(result.attention(layer, head)[-1].argmax())
         print(
-            f"         L{head.layer:<2d} H{head.head:<2d} entropy {head.entropy:.2f} nats, "
+            f"         L{layer:<2d} H{head:<2d} entropy {entropy:.2f} nats, "
             f"last token looks at {result.display_tokens[target]!r} (#{target})"
         )
-    sinks = float(np.mean([h.first_token for h in ranked]))
+    sinks = float(np.mean([first_token for *_, first_token in ranked]))
     print(f"sinks    on average {sinks:.0%} of attention goes to the first token")
     print(
         f"time     load {loaded - started:.1f} s, extraction {extracted - loaded:.2f} s",

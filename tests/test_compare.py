@@ -1,4 +1,4 @@
-"""CompareWidget and attnwidget.differences: validation, traits, the bytes sent, and the difference numbers
+"""CompareWidget and attnwidget.analysis.differences: validation, traits, the bytes sent, and the difference numbers
 checked against hand computation."""
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import pytest
 import traitlets
 
 import attnwidget
-from attnwidget import AttentionExtractor, CompareWidget, differences, encode
-from attnwidget.widgets.compare import MAPS_BUDGET, encode_map
+from attnwidget import AttentionExtractor, CompareWidget
+from attnwidget.analysis import differences
+from attnwidget.analysis import scores as head_scores
+from attnwidget.analysis.pooling import max_pool
+from attnwidget.widgets import encode
+from attnwidget.widgets.compare import MAPS_BUDGET
 from tests.test_widget import floats_in
 from tests.tiny_models import tiny_model
 
@@ -52,22 +56,22 @@ def test_js_and_tv_rows_by_hand() -> None:
     np.testing.assert_allclose(differences.tv_rows(p, q), [1.0, 0.5, 0.0], atol=1e-12)
 
 
-def test_head_statistics_by_hand() -> None:
+def test_length_free_scores_by_hand() -> None:
     causal = np.array([[[1.0, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]]])
-    stats = differences.head_statistics(causal, causal=True)
+    got = head_scores.layer_scores(causal, np.arange(3), causal=True, names=differences.STAT_NAMES)
     entropy_2 = -(0.2 * math.log(0.2) + 0.3 * math.log(0.3) + 0.5 * math.log(0.5)) / math.log(3)
     expected = {
         "peak": (1 + 0.5 + 0.5) / 3,
-        "entropy": (1.0 + entropy_2) / 2,  # row 0 sees one key: left out
-        "first": (1 + 0.5 + 0.2) / 3,
-        "previous": (0.5 + 0.3) / 2,  # rows 1 and 2
+        "normalized_entropy": (1.0 + entropy_2) / 2,  # row 0 sees one key: left out
+        "first_token": (1 + 0.5 + 0.2) / 3,
+        "previous_token": (0.5 + 0.3) / 2,  # rows 1 and 2
     }
-    assert stats.shape == (4, 1)
-    for index, name in enumerate(differences.HEAD_STAT_NAMES):
-        assert stats[index, 0] == pytest.approx(expected[name]), name
+    assert set(got) == set(differences.STAT_NAMES)
+    for name in differences.STAT_NAMES:
+        assert got[name][0] == pytest.approx(expected[name]), name
     # Bidirectional: every row sees all n keys; a uniform head has normalised entropy 1.
     uniform = np.full((1, 4, 4), 0.25)
-    assert differences.head_statistics(uniform, causal=False)[1, 0] == pytest.approx(1.0)
+    assert head_scores.normalized_entropy_scores(uniform, causal=False)[0] == pytest.approx(1.0)
 
 
 def test_scores_match_per_head_computation(pair: list[attnwidget.Extraction]) -> None:
@@ -82,10 +86,11 @@ def test_scores_match_per_head_computation(pair: list[attnwidget.Extraction]) ->
             assert result.scores["tv"][layer, head] == pytest.approx(
                 np.abs(ma.astype(np.float64) - mb).sum(axis=-1).mean() / 2, rel=1e-5
             )
-            sa = differences.head_statistics(ma[None], a.is_causal)[:, 0]
-            sb = differences.head_statistics(mb[None], b.is_causal)[:, 0]
+            sa = [head_scores.layer_scores(ma[None], a.input_ids, a.is_causal)[n][0] for n in differences.STAT_NAMES]
+            sb = [head_scores.layer_scores(mb[None], b.input_ids, b.is_causal)[n][0] for n in differences.STAT_NAMES]
             np.testing.assert_allclose(result.statistics[0, :, layer, head], sa, rtol=1e-5)
-            assert result.scores["stats"][layer, head] == pytest.approx(np.abs(sa - sb).mean(), rel=1e-5, abs=1e-7)
+            change = np.abs(np.subtract(sa, sb)).mean()
+            assert result.scores["stats"][layer, head] == pytest.approx(change, rel=1e-5, abs=1e-7)
     for scores in result.scores.values():
         assert scores.dtype == np.float32 and ((scores >= 0) & (scores <= 1)).all()
 
@@ -172,10 +177,10 @@ def test_defaults_and_trait_checks(pair: list[attnwidget.Extraction], mixed: lis
 def test_maps_follow_the_selection(pair: list[attnwidget.Extraction]) -> None:
     w = CompareWidget(pair)
     w.layer, w.head = 1, 3
-    assert [(i["layer"], i["head"]) for i in w._maps_info] == [(1, 3), (1, 3)]
-    for ex, data, info in zip(pair, w._maps, w._maps_info):
-        assert info["layout"] == "lower" and not info["pooled"]
-        decoded = encode.decode_attention_map(data, info)
+    assert [(m["info"]["layer"], m["info"]["head"]) for m in w._maps] == [(1, 3), (1, 3)]
+    for ex, encoded in zip(pair, w._maps):
+        assert encoded["info"]["layout"] == "lower" and not encoded["info"]["pooled"]
+        decoded = encode.decode_attention_map(encoded)  # type: ignore[arg-type]
         np.testing.assert_allclose(decoded, ex.attention(1, 3), atol=1e-3)
 
 
@@ -186,7 +191,7 @@ def test_select_message_reaches_python(pair: list[attnwidget.Extraction]) -> Non
     w._handle_select_message(w, {"kind": "select", "source": "head-diff", "layer": 1, "head": 2, "token": 4}, [])
     assert (w.layer, w.head, w.token) == (1, 2, 4)
     assert events == [{"source": "head-diff", "layer": 1, "head": 2, "token": 4}]
-    assert w._maps_info[0]["layer"] == 1 and w._maps_info[0]["head"] == 2
+    assert w._maps[0]["info"]["layer"] == 1 and w._maps[0]["info"]["head"] == 2
     w._handle_select_message(w, {"kind": "select", "source": "x", "layer": 99}, [])  # bad value: ignored, logged
     assert w.layer == 1 and events[-1]["layer"] == 1
     w.on_select(events.append, remove=True)
@@ -200,7 +205,7 @@ def test_state_is_bytes_not_json_floats(mixed: list[attnwidget.Extraction]) -> N
     w = CompareWidget(mixed)
     # What ipywidgets sends: bytes (also those inside the per-prompt lists) become binary buffers.
     json_part, paths, buffers = _remove_buffers(w.get_state())
-    assert ["_maps", 2] in paths and ["_thumbnails", 0] in paths and ["_head_diff"] in paths
+    assert ["_maps", 2, "data"] in paths and ["_thumbnails", 0] in paths and ["_head_diff"] in paths
     assert not floats_in(json_part), "numbers must travel as bytes"
     assert sum(len(b) for b in buffers) <= encode.MESSAGE_LIMIT
     layers, heads = mixed[0].num_layers, mixed[0].num_heads
@@ -220,8 +225,8 @@ def test_long_prompts_stay_under_the_message_limit(gpt2: AttentionExtractor) -> 
     assert min(e.seq_len for e in extractions) > encode.MAP_MAX_SIZE
     w = CompareWidget(extractions)
     assert w.state_nbytes() <= encode.MESSAGE_LIMIT
-    assert sum(len(m) for m in w._maps) <= MAPS_BUDGET
-    assert all(info["pooled"] and info["seq_len"] == e.seq_len for info, e in zip(w._maps_info, extractions))
+    assert sum(len(m["data"]) for m in w._maps) <= MAPS_BUDGET
+    assert all(m["info"]["pooled"] and m["info"]["seq_len"] == e.seq_len for m, e in zip(w._maps, extractions))
     before = w.state_nbytes()
     w.layer, w.head = 1, 1
     assert w.state_nbytes() == before
@@ -230,7 +235,6 @@ def test_long_prompts_stay_under_the_message_limit(gpt2: AttentionExtractor) -> 
 def test_encode_map_pools_to_the_side() -> None:
     weights = np.tril(np.ones((10, 10), dtype=np.float32))
     weights /= weights.sum(axis=1, keepdims=True)
-    data, info = encode_map(weights, True, 4)
-    assert info == {"dtype": "float16", "size": 4, "seq_len": 10, "layout": "lower", "pooled": True}
-    decoded = encode.decode_attention_map(data, info)
-    np.testing.assert_allclose(decoded, encode.max_pool(weights, 4), atol=1e-3)
+    encoded = encode.encode_attention_map(weights, True, max_side=4)
+    assert encoded["info"] == {"dtype": "float16", "size": 4, "seq_len": 10, "layout": "lower", "pooled": True}
+    np.testing.assert_allclose(encode.decode_attention_map(encoded), max_pool(weights, 4), atol=1e-3)

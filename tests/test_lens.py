@@ -14,8 +14,9 @@ import pytest
 import torch
 
 import attnwidget
-from attnwidget import AttentionExtractor, AttentionWidget, encode
+from attnwidget import AttentionExtractor, AttentionWidget
 from attnwidget.engine.lens import find_final_norm
+from attnwidget.widgets import encode
 from attnwidget.widgets.attention import LENS_CACHE_SIZE, LENS_K
 from tests.tiny_models import tiny_model
 
@@ -130,32 +131,32 @@ def test_extraction_repr_leaves_the_lens_out(gpt2_result: attnwidget.Extraction)
 
 # ---- the widget -----------------------------------------------------------------------------------------------
 def lens_probs(w: AttentionWidget) -> np.ndarray:
-    rows, k = len(w._lens_tokens), w._lens_info["k"]
-    return encode.decode_float16(w._lens_probs, (rows, k))
+    rows, k = len(w._lens["tokens"]), w._lens["info"]["k"]
+    return encode.decode_float16(w._lens["data"], (rows, k))
 
 
 def test_widget_lens_traits_follow_pinned_then_hovered(gpt2_result: attnwidget.Extraction) -> None:
     r = gpt2_result
     w = AttentionWidget(r)
-    assert w._lens_info == {"position": -1, "k": 0} and w._lens_tokens == [] and w._lens_probs == b""
+    assert w._lens["info"] == {"position": -1, "k": 0} and w._lens["tokens"] == [] and w._lens["data"] == b""
     w.token = 3
-    assert w._lens_info == {"position": 3, "k": LENS_K}
-    assert len(w._lens_tokens) == r.num_layers + 1 and all(len(row) == LENS_K for row in w._lens_tokens)
-    assert len(w._lens_probs) == (r.num_layers + 1) * LENS_K * 2
+    assert w._lens["info"] == {"position": 3, "k": LENS_K}
+    assert len(w._lens["tokens"]) == r.num_layers + 1 and all(len(row) == LENS_K for row in w._lens["tokens"])
+    assert len(w._lens["data"]) == (r.num_layers + 1) * LENS_K * 2
     expected = r.logit_lens(3, LENS_K)
-    assert w._lens_tokens == [[t for t, _ in row] for row in expected]
+    assert w._lens["tokens"] == [[t for t, _ in row] for row in expected]
     np.testing.assert_allclose(lens_probs(w), [[p for _, p in row] for row in expected], rtol=1e-3, atol=1e-7)
     # Hover does not replace a pinned token...
     w.hovered_token = 5
-    assert w._lens_info["position"] == 3
+    assert w._lens["info"]["position"] == 3
     # ...and takes over once nothing is pinned.
     w.token = -1
-    assert w._lens_info["position"] == 5
+    assert w._lens["info"]["position"] == 5
     w.hovered_token = 6
-    assert w._lens_info["position"] == 6
+    assert w._lens["info"]["position"] == 6
     # The pointer leaving keeps the last rows (the view says "last hovered").
     w.hovered_token = -1
-    assert w._lens_info["position"] == 6 and len(w._lens_tokens) == r.num_layers + 1
+    assert w._lens["info"]["position"] == 6 and len(w._lens["tokens"]) == r.num_layers + 1
 
 
 def test_widget_lens_is_cached_per_position(gpt2_result: attnwidget.Extraction, monkeypatch: Any) -> None:
@@ -180,20 +181,20 @@ def test_widget_lens_is_cached_per_position(gpt2_result: attnwidget.Extraction, 
 def test_widget_lens_state_is_bytes_and_exported(gpt2_result: attnwidget.Extraction) -> None:
     w = AttentionWidget(gpt2_result, token=2)
     state = w.state_for_export()
-    assert state["_lens_info"] == {"position": 2, "k": LENS_K}
-    assert isinstance(state["_lens_probs"], bytes) and len(state["_lens_tokens"]) == gpt2_result.num_layers + 1
-    assert not any(isinstance(v, float) for v in state["_lens_info"].values())
+    assert state["_lens"]["info"] == {"position": 2, "k": LENS_K}
+    assert isinstance(state["_lens"]["data"], bytes) and len(state["_lens"]["tokens"]) == gpt2_result.num_layers + 1
+    assert not any(isinstance(v, float) for v in state["_lens"]["info"].values())
     unpinned = AttentionWidget(gpt2_result).state_for_export()
-    assert unpinned["_lens_info"]["position"] == -1
+    assert unpinned["_lens"]["info"]["position"] == -1
 
 
 def test_widget_lens_for_an_encoder_says_why(bert_result: attnwidget.Extraction) -> None:
     w = AttentionWidget(bert_result, token=1)
-    assert w._lens_info["position"] == -1
-    assert "not a causal language model" in w._lens_info["unavailable"]
+    assert w._lens["info"]["position"] == -1
+    assert "not a causal language model" in w._lens["info"]["unavailable"]
     w.token = 2
     w.hovered_token = 0
-    assert w._lens_tokens == [] and w._lens_probs == b""
+    assert w._lens["tokens"] == [] and w._lens["data"] == b""
 
 
 def test_export_html_carries_the_pinned_lens(gpt2_result: attnwidget.Extraction, tmp_path: Any) -> None:
@@ -201,7 +202,7 @@ def test_export_html_carries_the_pinned_lens(gpt2_result: attnwidget.Extraction,
 
     w = AttentionWidget(gpt2_result, token=4)
     page = export_html(w, tmp_path / "lens.html").read_text(encoding="utf-8")
-    assert '"_lens_info":{"position":4,"k":5}' in page
+    assert '"_lens":{"info":{"position":4,"k":5}' in page
 
 
 # ---- the bundled SmolLM2 -------------------------------------------------------------------------------------

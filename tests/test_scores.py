@@ -1,5 +1,6 @@
-"""Head-role scores (attnwidget.scores): each one against its definition, written out as plain loops, on
-hand-made maps, on tiny random models, and on the bundled SmolLM2's known induction and previous-token heads."""
+"""Per-head scores (attnwidget.analysis.scores): each one against its definition, written out as plain loops,
+on hand-made maps, on tiny random models, and on the bundled SmolLM2's known induction and previous-token
+heads; the widget's one pass; former names."""
 
 from __future__ import annotations
 
@@ -9,20 +10,27 @@ from typing import Any
 import numpy as np
 import pytest
 import traitlets
-from attnwidget.scores import SCORE_NAMES, top_heads
 
-from attnwidget import AttentionExtractor, AttentionWidget, Extraction, encode, scores
+from attnwidget import AttentionExtractor, AttentionWidget, Extraction
+from attnwidget.analysis import scores
+from attnwidget.analysis.scores import SCORE_NAMES, top_heads
+from attnwidget.widgets import encode
 from tests.tiny_models import tiny_model
 
 
 # ---- the definitions, one query at a time ------------------------------------------------------------
-def reference(maps: np.ndarray, ids: np.ndarray, window: int = 3) -> dict[str, np.ndarray]:
+def reference(maps: np.ndarray, ids: np.ndarray, causal: bool = True, window: int = 3) -> dict[str, np.ndarray]:
     heads, seq, _ = maps.shape
     out = {name: np.zeros(heads) for name in SCORE_NAMES}
     for h in range(heads):
         a = maps[h].astype(np.float64)
-        out["entropy"][h] = np.mean([-sum(p * math.log(p) for p in row if p > 0) for row in a])
-        out["bos"][h] = np.mean([a[i, 0] for i in range(seq)])
+        entropies = [-sum(p * math.log(p) for p in row if p > 0) for row in a]
+        out["entropy"][h] = np.mean(entropies)
+        seen = [i + 1 if causal else seq for i in range(seq)]
+        normalized = [e / math.log(n) for e, n in zip(entropies, seen) if n >= 2]
+        out["normalized_entropy"][h] = np.mean(normalized) if normalized else np.nan
+        out["peak"][h] = np.mean([row.max() for row in a])
+        out["first_token"][h] = np.mean([a[i, 0] for i in range(seq)])
         out["previous_token"][h] = np.mean([a[i, i - 1] for i in range(1, seq)]) if seq > 1 else np.nan
         out["self"][h] = np.mean([a[i, i] for i in range(seq)])
         out["local"][h] = np.mean([sum(a[i, j] for j in range(seq) if abs(i - j) <= window) for i in range(seq)])
@@ -52,7 +60,7 @@ def test_previous_token_head_scores_one() -> None:
         maps[0, i, i - 1] = 1
     assert scores.previous_token_scores(maps)[0] == 1.0
     assert scores.self_scores(maps)[0] == pytest.approx(1 / seq)
-    assert scores.bos_scores(maps)[0] == pytest.approx(2 / seq)  # rows 0 and 1 look at position 0
+    assert scores.first_token_scores(maps)[0] == pytest.approx(2 / seq)  # rows 0 and 1 look at position 0
     assert scores.local_scores(maps)[0] == 1.0
     assert scores.entropy_scores(maps)[0] == 0.0
 
@@ -62,7 +70,7 @@ def test_uniform_causal_map_entropy_and_bos() -> None:
     maps = np.tril(np.ones((seq, seq)))[None] / np.arange(1, seq + 1)[None, :, None]
     maps = maps.astype(np.float32)
     assert scores.entropy_scores(maps)[0] == pytest.approx(np.mean(np.log(np.arange(1, seq + 1))), rel=1e-6)
-    assert scores.bos_scores(maps)[0] == pytest.approx(np.mean(1 / np.arange(1, seq + 1)), rel=1e-6)
+    assert scores.first_token_scores(maps)[0] == pytest.approx(np.mean(1 / np.arange(1, seq + 1)), rel=1e-6)
     # Window 1: row i spreads 1/(i+1) over its i+1 keys; keys i-1 and i are within the window.
     expected = np.mean([min(2, i + 1) / (i + 1) for i in range(seq)])
     assert scores.local_scores(maps, window=1)[0] == pytest.approx(expected, rel=1e-6)
@@ -107,8 +115,8 @@ def test_every_score_matches_its_definition_on_random_maps(causal: bool) -> None
     rng = np.random.default_rng(2)
     ids = rng.integers(0, 4, 23)  # few distinct ids: many repeats, several earlier occurrences each
     maps = random_maps(rng, 3, len(ids), causal)
-    got = scores.layer_scores(maps, ids)
-    want = reference(maps, ids)
+    got = scores.layer_scores(maps, ids, causal)
+    want = reference(maps, ids, causal)
     assert list(got) == list(SCORE_NAMES)
     for name in SCORE_NAMES:
         assert got[name].dtype == np.float64 and got[name].shape == (3,)
@@ -132,7 +140,7 @@ def test_bad_shapes_raise() -> None:
 
 
 def test_accumulator_needs_every_layer() -> None:
-    acc = scores.HeadScoreAccumulator(2, 1, np.arange(3))
+    acc = scores.ScoreAccumulator(2, 1, np.arange(3))
     acc.add(0, np.full((1, 3, 3), 1 / 3, np.float32))
     with pytest.raises(ValueError, match=r"layers \[1\] were never scored"):
         acc.result()
@@ -160,14 +168,16 @@ def test_head_scores_of_a_tiny_model(tiny_extractor: AttentionExtractor) -> None
     assert list(got) == list(SCORE_NAMES)
     ids = result.input_ids
     for layer in range(result.num_layers):
-        want = reference(result.attention(layer), ids)
+        want = reference(result.attention(layer), ids, result.is_causal)
         for name in SCORE_NAMES:
             assert got[name].shape == (result.num_layers, result.num_heads)
             np.testing.assert_allclose(got[name][layer], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
     assert (got["induction"] >= 0).all() and (got["induction"] <= 1 + 1e-6).all()
     # Cached, and callers cannot change the cache.
-    got["bos"][:] = -1
-    assert (result.head_scores()["bos"] >= 0).all()
+    got["first_token"][:] = -1
+    assert (result.head_scores()["first_token"] >= 0).all()
+    # The former name of first_token still finds it.
+    np.testing.assert_array_equal(result.head_scores()["bos"], result.head_scores()["first_token"])
     assert result._head_scores is not None
 
 
@@ -206,18 +216,19 @@ def test_widget_sends_every_score_as_float32(gpt2_result: Extraction, monkeypatc
     passes: list[int] = []
     real = gpt2_result.iter_attention
 
-    def counting() -> Any:
+    def counting(**options: Any) -> Any:
         passes.append(1)
-        return real()
+        return real(**options)
 
     monkeypatch.setattr(gpt2_result, "iter_attention", counting)
     w = AttentionWidget(gpt2_result)
-    assert len(passes) == 1, "thumbnails, stats and head scores come from one pass over the layers"
+    assert len(passes) == 1, "thumbnails and every score come from one pass over the layers"
     assert w.head_score == "none"
     info = w._info
-    assert info["score_names"] == list(SCORE_NAMES)
-    assert info["score_ascending"] == [name == "entropy" for name in SCORE_NAMES]
-    assert len(info["score_labels"]) == len(SCORE_NAMES)
+    assert [s["name"] for s in info["scores"]] == list(SCORE_NAMES)
+    assert [s["ascending"] for s in info["scores"]] == [scores.SCORES[n].ascending for n in SCORE_NAMES]
+    assert all(s["title"] and s["label"] for s in info["scores"])
+    assert info["layer_stats"] == list(scores.LAYER_STAT_NAMES) and set(info["layer_stats"]) <= set(SCORE_NAMES)
     shape = (len(SCORE_NAMES), gpt2_result.num_layers, gpt2_result.num_heads)
     sent = encode.decode_float32(w._head_scores, shape)
     want = gpt2_result.head_scores()
@@ -226,7 +237,7 @@ def test_widget_sends_every_score_as_float32(gpt2_result: Extraction, monkeypatc
         np.testing.assert_allclose(sent[index], want[name], rtol=1e-6, err_msg=name)
     state = w.state_for_export()
     assert state["head_score"] == "none" and state["_head_scores"] == w._head_scores
-    # A second widget reuses the cached scores: no new pass for them (one for thumbnails and stats).
+    # A second widget reuses the cached scores: its pass only makes thumbnails.
     AttentionWidget(gpt2_result, head_score="induction")
     assert len(passes) == 2
 
@@ -241,11 +252,11 @@ def test_head_score_trait_is_validated(gpt2_result: Extraction) -> None:
         with pytest.raises(traitlets.TraitError, match=r"head_score must be one of 'none', 'induction'.*got") as err:
             w.head_score = bad
         assert "\n" not in str(err.value)
-    assert w.head_score == "entropy", "a rejected value leaves the trait as it was"
+    assert w.head_score == SCORE_NAMES[-1], "a rejected value leaves the trait as it was"
     with pytest.raises(traitlets.TraitError, match="head_score must be one of"):
         AttentionWidget(gpt2_result, head_score="nope")
     w.set_state({"head_score": "bos"})
-    assert w.head_score == "bos"
+    assert w.head_score == "first_token", "a former name is taken and stored as today's"
 
 
 def test_head_scores_select_message_reaches_on_select(gpt2_result: Extraction) -> None:

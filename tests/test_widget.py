@@ -11,7 +11,10 @@ import pytest
 import traitlets
 
 import attnwidget
-from attnwidget import AttentionExtractor, AttentionWidget, encode
+from attnwidget import AttentionExtractor, AttentionWidget
+from attnwidget.analysis.neurons import top_variable_neurons
+from attnwidget.analysis.scores import LAYER_STAT_NAMES, SCORE_NAMES
+from attnwidget.widgets import encode
 from attnwidget.widgets.attention import NEURON_K_MAX
 from tests.tiny_models import tiny_model
 
@@ -61,7 +64,7 @@ def test_defaults_and_info(result: attnwidget.Extraction) -> None:
     assert info["num_layers"] == 2 and info["num_heads"] == 4 and info["seq_len"] == result.seq_len
     assert info["is_causal"] is True
     assert info["neuron_widths"] == {"residual": 32, "mlp": 128}
-    assert info["stat_names"] == list(encode.STAT_NAMES)
+    assert info["layer_stats"] == list(LAYER_STAT_NAMES)
     assert w._tokens == result.display_tokens
     assert w.selection == {"layer": 0, "head": 0, "token": -1}
     assert w.extraction is result
@@ -76,8 +79,8 @@ def test_hostile_text_reaches_the_views_unchanged(result: attnwidget.Extraction)
 def test_constructor_options(result: attnwidget.Extraction) -> None:
     w = AttentionWidget(result, layer=1, head=3, token=2, color_scale="row", neuron_kind="mlp", neuron_k=5)
     assert (w.layer, w.head, w.token, w.color_scale, w.neuron_kind, w.neuron_k) == (1, 3, 2, "row", "mlp", 5)
-    assert w._attention_map_info["layer"] == 1 and w._attention_map_info["head"] == 3
-    assert w._neurons_info["kind"] == "mlp" and w._neurons_info["k"] == 5 and w._neurons_info["layer"] == 1
+    assert w._attention_map["info"]["layer"] == 1 and w._attention_map["info"]["head"] == 3
+    assert w._neurons["info"]["kind"] == "mlp" and w._neurons["info"]["k"] == 5 and w._neurons["info"]["layer"] == 1
 
 
 def test_constructor_rejects_unknown_keywords_and_wrong_types(result: attnwidget.Extraction) -> None:
@@ -126,7 +129,7 @@ def test_validation_names_the_valid_range_and_keeps_the_value(
 def test_neuron_k_is_capped_by_width(result: attnwidget.Extraction) -> None:
     w = AttentionWidget(result)
     w.neuron_k = 32
-    assert w._neurons_info["k"] == 32
+    assert w._neurons["info"]["k"] == 32
     assert NEURON_K_MAX >= 32
     with pytest.raises(traitlets.TraitError, match=r"1\.\.32"):
         w.neuron_k = 33
@@ -141,8 +144,8 @@ def test_thumbnails_and_stats_round_trip(result: attnwidget.Extraction) -> None:
     thumbs = encode.decode_uint8(w._thumbnails, (2, 4, side, side))
     for layer in range(2):
         np.testing.assert_allclose(encode.expand_uint8(thumbs[layer]), result.attention(layer), atol=2 / 255)
-    stats = encode.decode_float32(w._stats, (len(info["stat_names"]), 2, 4))
-    first = stats[info["stat_names"].index("first")]
+    scores = encode.decode_float32(w._head_scores, (len(info["scores"]), 2, 4))
+    first = scores[SCORE_NAMES.index("first_token")]
     np.testing.assert_allclose(first[1], result.attention(1)[:, :, 0].mean(axis=-1), rtol=1e-5)
 
 
@@ -150,9 +153,9 @@ def test_selected_map_round_trips_and_follows_python(result: attnwidget.Extracti
     w = AttentionWidget(result)
     w.layer = 1
     w.head = 2
-    info = w._attention_map_info
+    info = w._attention_map["info"]
     assert (info["layer"], info["head"], info["layout"], info["pooled"]) == (1, 2, "lower", False)
-    back = encode.decode_attention_map(w._attention_map, info)
+    back = encode.decode_attention_map(w._attention_map)
     np.testing.assert_allclose(back, result.attention(1, 2), rtol=1e-3, atol=1e-6)
 
 
@@ -160,7 +163,7 @@ def test_encoded_head_matches_what_selection_sends(result: attnwidget.Extraction
     w = AttentionWidget(result)
     extra = w.encoded_head(1, 3)
     w.layer, w.head = 1, 3
-    assert extra == {"info": w._attention_map_info, "data": w._attention_map}
+    assert extra == w._attention_map
     with pytest.raises(traitlets.TraitError, match=r"0\.\.3"):
         w.encoded_head(0, 9)
 
@@ -169,19 +172,19 @@ def test_neurons_round_trip_and_follow_layer_and_kind(result: attnwidget.Extract
     w = AttentionWidget(result, neuron_k=6)
     w.layer = 1
     w.neuron_kind = "mlp"
-    info = w._neurons_info
+    info = w._neurons["info"]
     assert (info["layer"], info["kind"], info["k"], info["seq_len"]) == (1, "mlp", 6, result.seq_len)
     acts = result.neuron_activations(1, "mlp")
-    values = encode.decode_float16(w._neurons, (6, result.seq_len))
+    values = encode.decode_float16(w._neurons["data"], (6, result.seq_len))
     np.testing.assert_allclose(values, acts[:, info["indices"]].T, rtol=2e-3, atol=2e-3)
-    assert info["indices"] == list(encode.top_variable_neurons(acts, 6))
+    assert info["indices"] == list(top_variable_neurons(acts, 6))
 
 
 def test_grouped_query_attention_model(llama: attnwidget.Extraction) -> None:
     w = AttentionWidget(llama, layer=1, head=5, neuron_kind="mlp")
     assert (w._info["num_heads"], w._info["num_kv_heads"]) == (6, 2)
     np.testing.assert_allclose(
-        encode.decode_attention_map(w._attention_map, w._attention_map_info),
+        encode.decode_attention_map(w._attention_map),
         llama.attention(1, 5),
         rtol=1e-3,
         atol=1e-6,
@@ -191,30 +194,35 @@ def test_grouped_query_attention_model(llama: attnwidget.Extraction) -> None:
 
 def test_encoder_sends_the_full_square(bert: attnwidget.Extraction) -> None:
     w = AttentionWidget(bert, head=1)
-    assert w._info["is_causal"] is False and w._predictions == [] and w._prediction_probs == b""
-    info = w._attention_map_info
+    assert w._info["is_causal"] is False and w._predictions["tokens"] == [] and w._predictions["data"] == b""
+    info = w._attention_map["info"]
     assert info["layout"] == "full"
     np.testing.assert_allclose(
-        encode.decode_attention_map(w._attention_map, info), bert.attention(0, 1), rtol=1e-3, atol=1e-6
+        encode.decode_attention_map(w._attention_map), bert.attention(0, 1), rtol=1e-3, atol=1e-6
     )
 
 
 def test_predictions_travel_as_text_and_float16(result: attnwidget.Extraction) -> None:
     w = AttentionWidget(result)
-    k = len(w._predictions[0])
-    assert len(w._predictions) == result.seq_len and all(isinstance(t, str) for t in w._predictions[0])
-    probs = encode.decode_float16(w._prediction_probs, (result.seq_len, k))
+    k = w._predictions["info"]["k"]
+    texts = w._predictions["tokens"]
+    assert len(texts) == result.seq_len and len(texts[0]) == k and all(isinstance(t, str) for t in texts[0])
+    probs = encode.decode_float16(w._predictions["data"], (result.seq_len, k))
     np.testing.assert_allclose(probs, result.top_probs[:, :k], rtol=1e-3, atol=1e-4)
 
 
 def test_state_has_no_json_floats_and_every_message_fits(result: attnwidget.Extraction) -> None:
     w = AttentionWidget(result)
+    from ipywidgets.widgets.widget import _remove_buffers
+
     state = w.state_for_export()
-    assert set(state) >= {"layer", "head", "token", "_info", "_tokens", "_thumbnails", "_attention_map"}
-    json_part = {k: v for k, v in state.items() if not isinstance(v, bytes)}
+    assert set(state) == set(AttentionWidget.synced_traits())
+    # What ipywidgets sends: every bytes value, also inside dicts, becomes a binary buffer.
+    json_part, paths, buffers = _remove_buffers(state)
+    assert ["_attention_map", "data"] in paths and ["_thumbnails"] in paths and ["_neurons", "data"] in paths
     assert floats_in(json_part) == []
     json.dumps(json_part)
-    assert all(len(v) <= encode.MESSAGE_LIMIT for v in state.values() if isinstance(v, bytes))
+    assert all(len(b) <= encode.MESSAGE_LIMIT for b in buffers)
 
 
 # ---- events from the views ----------------------------------------------------------------------------
@@ -239,7 +247,7 @@ def test_front_end_click_updates_traits_once_and_reaches_on_select(
     w._handle_select_message(w, {"kind": "select", "source": "head-grid", "layer": 1, "head": 3, "token": -1}, [])
     assert sorted(changes) == ["head", "layer"]
     assert len(calls) == 1, "a click that sets layer and head together encodes the map once"
-    assert w._attention_map_info["layer"] == 1 and w._attention_map_info["head"] == 3
+    assert w._attention_map["info"]["layer"] == 1 and w._attention_map["info"]["head"] == 3
     assert seen == [{"source": "head-grid", "layer": 1, "head": 3, "token": -1}]
     w.on_select(seen.append, remove=True)
     w._handle_select_message(w, {"kind": "select", "source": "token-strip"}, [])
@@ -271,9 +279,9 @@ def test_show_accepts_an_extractor(gpt2: AttentionExtractor) -> None:
 
 
 def test_views_are_bundled() -> None:
-    from attnwidget.widgets.attention import _STATIC
+    from attnwidget.widgets.base import STATIC
 
-    assert (_STATIC / "widget.js").stat().st_size > 1000 and (_STATIC / "widget.css").exists()
+    assert (STATIC / "widget.js").stat().st_size > 1000 and (STATIC / "widget.css").exists()
 
 
 # ---- size bounds --------------------------------------------------------------------------------------
@@ -283,7 +291,7 @@ def test_long_prompt_pools_and_stays_small(gpt2: AttentionExtractor) -> None:
     result = gpt2.extract_activations(prompt)
     assert result.seq_len > encode.MAP_MAX_SIZE
     w = AttentionWidget(result)
-    assert w._attention_map_info["pooled"] is True and w._attention_map_info["size"] == encode.MAP_MAX_SIZE
+    assert w._attention_map["info"]["pooled"] is True and w._attention_map["info"]["size"] == encode.MAP_MAX_SIZE
     assert w._info["thumbnail_size"] <= 128
     assert w.state_nbytes() <= 3 * MIB
 
@@ -303,7 +311,29 @@ def test_smollm2_state_at_1024_tokens_is_under_3_mib() -> None:
     start = time.perf_counter()
     w.head = 5
     elapsed = time.perf_counter() - start
-    assert w._attention_map_info["head"] == 5
+    assert w._attention_map["info"]["head"] == 5
     assert elapsed < 2.0  # the browser check of "≤ 100 ms end to end" lives in the browser tests
     w.neuron_k = NEURON_K_MAX
-    assert len(w._neurons) <= encode.MESSAGE_LIMIT
+    assert len(w._neurons["data"]) <= encode.MESSAGE_LIMIT
+
+
+# ---- state builders are pure ------------------------------------------------------------------------------
+def test_export_leaves_the_widget_following_its_selection(result: attnwidget.Extraction, tmp_path: Any) -> None:
+    # export_html encodes every layer's neurons and several heads' maps; none of that may be taken for
+    # what the views show (it once left the neuron plot on layer 0 after `w.layer = 1`).
+    from attnwidget.output.export import export_html
+
+    w = AttentionWidget(result, layer=0, token=2)
+    before = w.state_for_export()
+    export_html(w, tmp_path / "page.html")
+    w.encoded_neurons(1), w.encoded_head(1, 3), w.encoded_lens(5), w.encoded_window(1, 1, [0, 4, 0, 4])
+    assert w.state_for_export() == before, "encoding for export or on request changes nothing shown"
+    w.layer = 1
+    assert w._neurons["info"]["layer"] == 1 and w._attention_map["info"]["layer"] == 1
+    w.head = 3
+    assert w._attention_map["info"]["head"] == 3
+    w.token = 5
+    assert w._lens["info"]["position"] == 5
+    w.map_window = [0, 4, 0, 4]
+    w.head = 1
+    assert (w._map_window["info"]["head"], w._map_window["info"]["q1"]) == (1, 4)

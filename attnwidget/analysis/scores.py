@@ -370,6 +370,20 @@ def top_heads(scores: np.ndarray, k: int | None = 10, *, ascending: bool = False
     return [(int(i // heads), int(i % heads), float(flat[i])) for i in order[:k]]
 
 
+def focused_heads(scores: ScoreTable) -> list[tuple[int, int, float, float]]:
+    """Every head as ``(layer, head, entropy, first_token)``, most focused first (lowest `entropy`), except
+    that heads which mostly look at the first token (the attention sink: ``first_token ≥ 0.5``) come last:
+    they are focused, but on nothing in particular. The first is a head whose map usually reads as a pattern.
+    """
+    entropy, first = scores["entropy"], scores["first_token"]
+    heads = [
+        (layer, head, float(entropy[layer, head]), float(first[layer, head]))
+        for layer in range(entropy.shape[0])
+        for head in range(entropy.shape[1])
+    ]
+    return sorted(heads, key=lambda h: (h[3] >= 0.5, h[2]))
+
+
 def score_info() -> list[dict[str, Any]]:
     """Every score as the views receive it: ``{name, title, label, ascending, unit_interval}``."""
     return [

@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..analysis.scores import focused_heads
 from ..engine.extraction import Extraction
 from ..widgets.attention import AttentionWidget
 from ..widgets.base import bundle_text
-from .report import rank_focused_heads
 
 # Raw bytes of full-resolution maps a page may carry (base64 adds a third): ~16 heads at 1024 tokens,
 # every head of SmolLM2 up to ~290 tokens.
@@ -62,7 +62,7 @@ def choose_full_heads(widget: AttentionWidget, budget: int) -> tuple[list[tuple[
         heads = [(layer, head) for layer in range(extraction.num_layers) for head in range(extraction.num_heads)]
         return heads, f"Full-resolution maps of all {total} heads are in this page."
     selected = (widget.layer, widget.head)
-    ranked = [(h.layer, h.head) for h in rank_focused_heads(extraction) if (h.layer, h.head) != selected]
+    ranked = [(layer, head) for layer, head, *_ in focused_heads(extraction.head_scores()) if (layer, head) != selected]
     heads = [selected, *ranked[: fits - 1]]
     return heads, (
         f"Full-resolution maps of {len(heads)} of the {total} heads are in this page (the selected head and "

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.neurons import colour_limit, most_different_neurons, top_variable_neurons
 from ..analysis.pooling import max_pool
-from ..analysis.scores import SCORES
+from ..analysis.scores import SCORES, focused_heads
 from ..engine.extraction import Extraction
 
 # At most this many token labels on an axis; beyond it every n-th label is shown.
@@ -326,14 +326,13 @@ class AttentionVisualizer:
         """
         from ..widgets.attention import AttentionWidget
         from .export import export_html
-        from .report import most_focused_head
 
         if isinstance(result, AttentionWidget):
             return export_html(result, save_path)
         if not isinstance(result, Extraction):
             raise TypeError(f"result must be an Extraction or an AttentionWidget, got {type(result).__name__}")
         if layer_idx is None or head_idx is None:
-            best_layer, best_head = most_focused_head(result)
+            best_layer, best_head = focused_heads(result.head_scores())[0][:2]
             layer_idx = best_layer if layer_idx is None else layer_idx
             head_idx = best_head if head_idx is None else head_idx
         widget = AttentionWidget(result, layer=layer_idx % result.num_layers, head=head_idx % result.num_heads)

@@ -3,37 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..analysis.scores import focused_heads
 from ..engine.extraction import Extraction
 from .figures import AttentionVisualizer
-
-
-@dataclass(frozen=True)
-class FocusedHead:
-    layer: int
-    head: int
-    entropy: float  # the `entropy` score: mean row entropy, nats
-    first_token: float  # the `first_token` score: mean attention to the first token
-
-
-def rank_focused_heads(extraction: Extraction) -> list[FocusedHead]:
-    """Heads from most to least focused (lowest `entropy` score). Heads that mostly look at the first token
-    (the attention sink: `first_token` ≥ 0.5) come last: they are focused, but on nothing in particular."""
-    scores = extraction.head_scores()
-    heads = [
-        FocusedHead(layer, head, float(scores["entropy"][layer, head]), float(scores["first_token"][layer, head]))
-        for layer in range(extraction.num_layers)
-        for head in range(extraction.num_heads)
-    ]
-    return sorted(heads, key=lambda h: (h.first_token >= 0.5, h.entropy))
-
-
-def most_focused_head(extraction: Extraction) -> tuple[int, int]:
-    """The most focused head that is not an attention sink; its map is usually a readable pattern."""
-    best = rank_focused_heads(extraction)[0]
-    return best.layer, best.head
 
 
 def write_figures(
@@ -50,7 +24,7 @@ def write_figures(
     written: list[Path] = []
     # One head for the whole set, so that the phrasings are compared on the same head: the first prompt's
     # most focused one.
-    layer, head = most_focused_head(extractions[0])
+    layer, head = focused_heads(extractions[0].head_scores())[0][:2]
     for number, extraction in enumerate(extractions, start=1):
         path = out / f"attention_{tag}_{number}.png"
         progress(f"{path.name}: layer {layer}, head {head}")
