@@ -24,6 +24,7 @@ from .engine.errors import AttentionUnavailableError, ModelLoadError
 from .engine.extraction import Extraction
 from .engine.extractor import AttentionExtractor
 from .engine.models import BUNDLED_MODELS, DEFAULT_MODEL, load_model
+from .engine.recording import memory_budget, set_memory_budget
 from .output import phrasings
 from .output.export import export_html
 from .output.figures import AttentionVisualizer
@@ -60,6 +61,8 @@ __all__ = [
     "compare",
     "export_html",
     "load_model",
+    "memory_budget",
+    "set_memory_budget",
     "show",
     "top_heads",
 ]

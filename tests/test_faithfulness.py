@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import transformers
 
 from attnwidget import AttentionExtractor, Extraction
 from tests.tiny_models import TINY_KINDS, tiny_model
@@ -99,3 +100,29 @@ def test_batch_equals_single_runs_without_padding_leaks(tiny_extractor: Attentio
             np.testing.assert_allclose(result.attention(layer), single.attention(layer), atol=1e-5)
         if single.top_probs is not None:
             np.testing.assert_allclose(result.top_probs, single.top_probs, atol=1e-5)
+
+
+def test_stablelm_outside_the_attention_interface_is_read_eager_and_restored(bert_tokenizer: Any) -> None:
+    # StableLM is built with sdpa but does not dispatch through transformers' attention interface: under
+    # sdpa it returns no weights. Its pass (and every replay of its blocks) runs eager instead.
+    torch.manual_seed(0)
+    config = transformers.StableLmConfig(
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, hidden_size=32, intermediate_size=64,
+        vocab_size=30522, max_position_embeddings=128,
+    )  # fmt: skip
+    model = transformers.StableLmForCausalLM(config).eval()
+    assert model.config._attn_implementation == "sdpa"
+    extractor = AttentionExtractor(model=model, tokenizer=bert_tokenizer)
+    assert extractor.route == "eager"
+    result = extractor.extract_activations(PROMPT)
+    assert model.config._attn_implementation == "sdpa", "the model is left as it came"
+    assert_faithful(result, eager_attention(model, result.input_ids))
+    # MLP neurons come from a replay under the same (eager) attention: equal to a hook on the eager model.
+    captured: list[torch.Tensor] = []
+    projection = model.model.layers[1].mlp.down_proj
+    handle = projection.register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
+    try:
+        eager_attention(model, result.input_ids)
+    finally:
+        handle.remove()
+    np.testing.assert_array_equal(result.neuron_activations(1, "mlp"), captured[0][0].numpy())

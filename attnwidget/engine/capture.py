@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .recording import Recording
+
 # The recorder of the forward pass in progress, if any. A ContextVar, so the sdpa wrapper installed in
 # transformers' global table costs one lookup and does nothing for models outside an extraction.
 _ACTIVE_RECORDER: contextvars.ContextVar[AttentionRecorder | None] = contextvars.ContextVar(
@@ -208,16 +210,27 @@ def uses_attention_interface(model: Any) -> bool:
 def sdpa_capture(model: Any, recorder: AttentionRecorder) -> Iterator[None]:
     """Run the model on sdpa with the recording wrapper active; restore its attention setting after."""
     _install_sdpa_wrapper()
-    config = model.config
-    previous = config._attn_implementation
-    if previous != "sdpa":
-        model.set_attn_implementation("sdpa")
     token = _ACTIVE_RECORDER.set(recorder)
+    try:
+        with implementation(model, "sdpa"):
+            yield
+    finally:
+        _ACTIVE_RECORDER.reset(token)
+
+
+@contextmanager
+def implementation(model: Any, name: str) -> Iterator[None]:
+    """Run the model with attention implementation `name` ("eager", "sdpa") for a while, then restore it.
+
+    The eager route needs it: a model outside transformers' attention interface (StableLM) may be loaded
+    with sdpa, which returns no weights; its pass, and every replay of its blocks, run eager."""
+    previous = model.config._attn_implementation
+    if previous != name:
+        model.set_attn_implementation(name)
     try:
         yield
     finally:
-        _ACTIVE_RECORDER.reset(token)
-        if previous != "sdpa":
+        if previous != name:
             model.set_attn_implementation(previous)
 
 
@@ -353,18 +366,17 @@ class LayerReplay:
 
 class LayerReplayer:
     """Runs one block again, on its recorded input and call arguments, with the attention recorder and an
-    MLP hook active. Same module, same inputs, same kernels: the same numbers as in the original pass.
+    MLP hook active. Same module, same inputs, same kernels: the same numbers as in the recorded pass.
 
     The replayer keeps a reference to the model; the model must not be changed while its extractions are
     in use (attention would then be recomputed with the new weights).
     """
 
-    def __init__(self, model: Any, route: str, streams: StreamRecorder) -> None:
+    def __init__(self, model: Any, route: str, recording: Recording) -> None:
         self.model = model
         self.route = route
-        self.blocks = streams.blocks
-        self.residual = streams.residual
-        self.block_calls = streams.block_calls
+        self.recording = recording
+        self.blocks = find_layer_blocks(model)
         hidden = model.config.hidden_size
         self.projections = [find_mlp_output_projection(block, hidden) for block in self.blocks]
 
@@ -375,9 +387,8 @@ class LayerReplayer:
     def replay(self, layer: int, want_attention: bool = True, want_mlp: bool = True) -> LayerReplay:
         """Run block `layer` again. With attention only, the block stops as soon as its query/key are
         recorded (the attention output and the MLP, most of the block's work, are skipped)."""
-        call = self.block_calls[layer]
-        assert call is not None, f"block {layer} was not called in the recorded pass"
-        args, kwargs = call
+        recorded = self.recording.get()
+        args, kwargs = recorded.block_calls[layer]
         recorder = AttentionRecorder(first_index=layer, stop_after_record=not want_mlp)
         captured: dict[str, torch.Tensor] = {}
         handles = []
@@ -388,12 +399,12 @@ class LayerReplayer:
                 captured["mlp"] = inputs[0].detach()
 
             handles.append(projection.register_forward_pre_hook(mlp_hook))
-        context: Any = nullcontext()
+        context: Any = implementation(self.model, "eager") if self.route == "eager" else nullcontext()
         if want_attention and self.route == "sdpa":
             context = sdpa_capture(self.model, recorder)
         elif want_attention and self.route == "gpt_neo":
             context = gpt_neo_capture(self.model, recorder, only_layer=layer)
-        hidden = self.residual[:, layer].to(_device_of(self.blocks[layer]))
+        hidden = recorded.residual[:, layer].to(_device_of(self.blocks[layer]))
         try:
             with torch.inference_mode(), context:
                 self.blocks[layer](hidden, *args, **kwargs)
@@ -414,17 +425,16 @@ def _device_of(module: nn.Module) -> torch.device:
 class LayerSource:
     """Per-layer internals of one recorded batch: attention inputs and MLP neurons, replayed on demand.
 
-    Shared by the Extractions of one batch. A few replayed layers are kept (they are small: a layer's
-    query/key and MLP activations); the generic eager route brings its own stored attention maps.
+    Shared by the Extractions of one batch. A few replayed layers are kept, in the recording's caches (so
+    they count against the memory budget and go when the recording is dropped); the generic eager route
+    brings its own stored attention maps.
     """
 
     _KEEP = 4
 
-    def __init__(self, replayer: LayerReplayer, stored: list[LayerAttentionInputs] | None = None) -> None:
+    def __init__(self, replayer: LayerReplayer) -> None:
         self.replayer = replayer
-        self.stored = stored
-        self._attention: OrderedDict[int, LayerAttentionInputs] = OrderedDict()
-        self._mlp: OrderedDict[int, torch.Tensor | None] = OrderedDict()
+        self.recording = replayer.recording
 
     @property
     def num_layers(self) -> int:
@@ -434,26 +444,40 @@ class LayerSource:
     def has_mlp(self) -> bool:
         return all(p is not None for p in self.replayer.projections)
 
+    def _cache(self, name: str) -> OrderedDict[int, Any]:
+        cache = self.recording.caches.get(name)
+        if cache is None:
+            cache = self.recording.keep(name, OrderedDict())
+        return cache  # type: ignore[no-any-return]
+
     def attention_inputs(self, layer: int) -> LayerAttentionInputs:
-        if self.stored is not None:
-            return self.stored[layer]
-        if layer not in self._attention:
+        stored = self.recording.get().stored_attention
+        if stored is not None:
+            return stored[layer]  # type: ignore[no-any-return]
+        cache = self._cache("attention")
+        if layer not in cache:
             inputs = self.replayer.replay(layer, want_attention=True, want_mlp=False).attention
             if inputs is None:
                 raise RuntimeError(f"layer {layer}: no attention call was seen when the block ran")
-            _keep(self._attention, layer, inputs, self._KEEP)
-        self._attention.move_to_end(layer)
-        return self._attention[layer]
+            _keep(cache, layer, inputs, self._KEEP)
+            self.recording.keep("attention", cache)
+        cache.move_to_end(layer)
+        return cache[layer]  # type: ignore[no-any-return]
 
     def mlp(self, layer: int) -> torch.Tensor | None:
-        if layer not in self._mlp:
+        cache = self._cache("mlp")
+        if layer not in cache:
             # The whole block runs anyway: keep its attention inputs too (unless the maps are stored).
-            replay = self.replayer.replay(layer, want_attention=self.stored is None, want_mlp=True)
-            _keep(self._mlp, layer, replay.mlp, self._KEEP)
+            stored = self.recording.get().stored_attention is not None
+            replay = self.replayer.replay(layer, want_attention=not stored, want_mlp=True)
+            _keep(cache, layer, replay.mlp, self._KEEP)
+            self.recording.keep("mlp", cache)
             if replay.attention is not None:
-                _keep(self._attention, layer, replay.attention, self._KEEP)
-        self._mlp.move_to_end(layer)
-        return self._mlp[layer]
+                attention = self._cache("attention")
+                _keep(attention, layer, replay.attention, self._KEEP)
+                self.recording.keep("attention", attention)
+        cache.move_to_end(layer)
+        return cache[layer]  # type: ignore[no-any-return]
 
 
 def _keep(cache: OrderedDict[int, Any], key: int, value: Any, limit: int) -> None:

@@ -51,7 +51,9 @@ class Extraction:
         computed on first read from `final_hidden` (the model's last hidden state); None for encoders.
 
     Attention and MLP neurons of a layer are recomputed from the model when asked (one block is run again
-    on its recorded input), so the model must stay unchanged while its extractions are in use.
+    on its recorded input), so the model must stay unchanged while its extractions are in use. The
+    recorded pass itself shares a memory budget with every other live extraction
+    (`attnwidget.engine.recording`): when it was dropped, reading the extraction runs the pass again.
     """
 
     prompt: str
@@ -60,18 +62,37 @@ class Extraction:
     input_ids: np.ndarray
     tokens: list[str]
     display_tokens: list[str]
-    residual_stream: np.ndarray
-    final_hidden: np.ndarray | None
     predictor: NextTokenPredictor | None
     is_causal: bool
     layers: LayerSource = field(repr=False)
     batch_index: int = 0
-    _layer_cache: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict, repr=False)
-    _mlp_all: np.ndarray | None = field(default=None, repr=False)
     _predictions: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-    _head_cache: tuple[tuple[int, int], np.ndarray] | None = field(default=None, repr=False)
     _head_scores: ScoreTable | None = field(default=None, repr=False)
     lens: LensProjector | None = field(default=None, repr=False)
+
+    # ---- the recorded pass (rebuilt when the memory budget dropped it) ---------------------------------
+    @property
+    def residual_stream(self) -> np.ndarray:
+        """float32 [layers + 1, seq, hidden] (a view of the recorded pass)."""
+        return self.layers.recording.get().residual[self.batch_index, :, : self.seq_len].numpy()
+
+    @property
+    def final_hidden(self) -> np.ndarray | None:
+        """float32 [seq, hidden]: the model's last hidden state (after its final norm); None for encoders."""
+        final = self.layers.recording.get().final_hidden
+        return None if final is None else final[self.batch_index, : self.seq_len]
+
+    def _cache(self, name: str, make: Any) -> Any:
+        """This extraction's cache `name`, kept with the recorded pass (dropped with it)."""
+        recording = self.layers.recording
+        key = (name, self.batch_index)
+        if key not in recording.caches:
+            recording.get()
+            recording.keep(key, make())
+        return recording.caches[key]
+
+    def _keep(self, name: str, value: Any) -> Any:
+        return self.layers.recording.keep((name, self.batch_index), value)
 
     # ---- shape -------------------------------------------------------------------------------------
     @property
@@ -109,20 +130,23 @@ class Extraction:
         are kept, and the one head read last on its own (a widget reads the selected head again and again).
         """
         layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
+        maps: OrderedDict[int, np.ndarray] = self._cache("maps", OrderedDict)
         if head is not None:
             head = check_index(head, self.num_heads, "head", "each layer's head count")
-            if layer in self._layer_cache:
-                return self._layer_cache[layer][head]
-            if self._head_cache is None or self._head_cache[0] != (layer, head):
-                self._head_cache = ((layer, head), self._compute(layer, [head])[0])
-            return self._head_cache[1]
-        if layer not in self._layer_cache:
-            self._layer_cache[layer] = self._compute(layer, None)
+            if layer in maps:
+                return maps[layer][head]
+            shown = self._cache("head", dict)
+            if shown.get("key") != (layer, head):
+                shown = self._keep("head", {"key": (layer, head), "map": self._compute(layer, [head])[0]})
+            return shown["map"]  # type: ignore[no-any-return]
+        if layer not in maps:
+            maps[layer] = self._compute(layer, None)
             # Two layers at a time is enough for browsing; 4096² x 9 heads is ~600 MB a layer.
-            while len(self._layer_cache) > 2:
-                self._layer_cache.popitem(last=False)
-        self._layer_cache.move_to_end(layer)
-        return self._layer_cache[layer]
+            while len(maps) > 2:
+                maps.popitem(last=False)
+            self._keep("maps", maps)
+        maps.move_to_end(layer)
+        return maps[layer]
 
     def _compute(self, layer: int, heads: list[int] | None) -> np.ndarray:
         with torch.no_grad():
@@ -170,8 +194,9 @@ class Extraction:
         layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
         if kind == "residual":
             return self.residual_stream[layer + 1]
-        if self._mlp_all is not None:
-            return self._mlp_all[layer]
+        every = self._cache("mlp_all", dict).get("all")
+        if every is not None:
+            return every[layer]  # type: ignore[no-any-return]
         mlp = self.layers.mlp(layer) if self.layers.has_mlp else None
         if mlp is None:
             raise ValueError(f"the MLP of {self.model_name} could not be located, so it has no neuron activations")
@@ -180,13 +205,19 @@ class Extraction:
     @property
     def mlp_activations(self) -> np.ndarray | None:
         """float32 [layers, seq, mlp_width], all layers (computed on first read, then kept)."""
-        if self._mlp_all is None and self.layers.has_mlp:
-            self._mlp_all = np.stack([self.neuron_activations(i, "mlp") for i in range(self.num_layers)])
-        return self._mlp_all
+        if not self.layers.has_mlp:
+            return None
+        kept = self._cache("mlp_all", dict)
+        if "all" not in kept:
+            every = np.stack([self.neuron_activations(i, "mlp") for i in range(self.num_layers)])
+            kept = self._keep("mlp_all", {"all": every})
+        return kept["all"]  # type: ignore[no-any-return]
 
     def _all_predictions(self) -> tuple[np.ndarray, np.ndarray] | None:
-        if self._predictions is None and self.predictor is not None and self.final_hidden is not None:
-            self._predictions = self.predictor.top_k(self.final_hidden)
+        if self._predictions is None and self.predictor is not None:
+            final = self.final_hidden
+            if final is not None:
+                self._predictions = self.predictor.top_k(final)
         return self._predictions
 
     @property
@@ -209,13 +240,14 @@ class Extraction:
 
     def top_predictions(self, position: int) -> list[tuple[str, float]]:
         """The model's top-k next-token predictions after `position`, as (token text, probability)."""
-        if self.predictor is None or self.final_hidden is None:
+        final = self.final_hidden if self.predictor is not None else None
+        if self.predictor is None or final is None:
             raise ValueError(f"{self.model_name} is not a causal language model; it predicts no next token")
         position = check_index(position, self.seq_len, "position", "this prompt's token count")
         if self._predictions is not None:
             ids, probs = self._predictions[0][position], self._predictions[1][position]
         else:  # one row only: cheap, for a hover or the last token
-            ids, probs = (a[0] for a in self.predictor.top_k(self.final_hidden[position : position + 1]))
+            ids, probs = (a[0] for a in self.predictor.top_k(final[position : position + 1]))
         return [(text, float(p)) for text, p in zip(self.predictor.texts(ids)[0], probs)]
 
     # ---- logit lens ---------------------------------------------------------------------------------
@@ -225,17 +257,18 @@ class Extraction:
         Row 0 unembeds the embeddings, row l + 1 the output of layer l (through the model's final norm);
         the last row is the model's own prediction (`top_predictions(position)`). Costs (layers + 1) rows
         of unembedding, whatever the prompt's length."""
-        if self.lens is None or self.final_hidden is None:
+        final = self.final_hidden if self.lens is not None else None
+        if self.lens is None or final is None:
             raise ValueError(f"{self.model_name} is not a causal language model; it has no logit lens")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
         position = check_index(position, self.seq_len, "position", "this prompt's token count")
         residual = self.residual_stream[:, position]
-        if self.lens.norm is None and not np.allclose(residual[-1], self.final_hidden[position], atol=1e-5):
+        if self.lens.norm is None and not np.allclose(residual[-1], final[position], atol=1e-5):
             raise ValueError(
                 f"the final norm of {self.model_name} could not be located, so its logit lens cannot be computed"
             )
-        return lens_arrays(self.lens, residual, self.final_hidden[position], int(k))
+        return lens_arrays(self.lens, residual, final[position], int(k))
 
     def logit_lens(self, position: int, k: int = 5) -> list[list[tuple[str, float]]]:
         """Top-k next tokens predicted from each layer's residual stream at `position`, as (text, probability).

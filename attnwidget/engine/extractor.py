@@ -21,6 +21,7 @@ from .extraction import NEURON_KINDS, Extraction
 from .lens import LensProjector
 from .models import load_model, resolve_device
 from .predictions import NextTokenPredictor
+from .recording import RecordedPass, Recording
 from .tokens import display_tokens
 
 # Prompts of one batch share a padded forward pass; keep the padded size moderate.
@@ -163,6 +164,33 @@ class AttentionExtractor:
         )
 
     def _run(self, items: list[_Tokenized]) -> list[Extraction]:
+        """Run one padded batch; its recording can run it again (exactly) after the memory budget dropped it."""
+        recording = Recording(lambda: self._record(items))
+        recording.get()  # run now: a model that cannot be read fails here, not on first look
+        layers = capture.LayerSource(capture.LayerReplayer(self.model, self.route, recording))
+        info = self.get_model_info()
+        return [
+            Extraction(
+                prompt=item.prompt,
+                model_name=self.model_name,
+                model_info=info,
+                input_ids=np.asarray(item.ids, dtype=np.int64),
+                tokens=item.tokens,
+                display_tokens=item.display,
+                predictor=self._predictor,
+                is_causal=info["is_causal"],
+                layers=layers,
+                batch_index=row,
+                lens=self._lens,
+            )
+            for row, item in enumerate(items)
+        ]
+
+    def _record(self, items: list[_Tokenized]) -> RecordedPass:
+        """One forward pass over `items`, padded to the longest, keeping the residual stream and each block's
+        call; attention and MLP neurons are recovered per layer later by replaying a block (see
+        capture.LayerReplayer). The generic eager route is the exception: its maps can only come from
+        output_attentions, so they are kept too."""
         lengths = [len(item.ids) for item in items]
         longest = max(lengths)
         input_ids = torch.zeros(len(items), longest, dtype=torch.long)
@@ -175,16 +203,16 @@ class AttentionExtractor:
         mask = padding_mask.to(device) if min(lengths) != longest else None
 
         streams = capture.StreamRecorder(self.model, len(items), longest)
-        base = self.model.base_model
-        # The pass itself records only the residual stream and each block's call; attention and MLP
-        # neurons are recovered per layer later by replaying a block (see capture.LayerReplayer).
-        # The generic eager route is the exception: its maps can only come from output_attentions.
         eager = self.route == "eager"
         # On the sdpa route, count the attention calls (nothing kept) to know they go where we listen.
         counter = capture.AttentionRecorder(keep=False)
-        listening = capture.sdpa_capture(self.model, counter) if self.route == "sdpa" else nullcontext()
+        listening: Any = nullcontext()
+        if self.route == "sdpa":
+            listening = capture.sdpa_capture(self.model, counter)
+        elif eager:
+            listening = capture.implementation(self.model, "eager")
         with torch.inference_mode(), streams.active(), listening:
-            outputs = base(
+            outputs = self.model.base_model(
                 input_ids=input_ids.to(device),
                 attention_mask=mask,
                 use_cache=False,
@@ -200,31 +228,12 @@ class AttentionExtractor:
                 f"{self._describe()}: {counter.calls} attention calls seen for {num_layers} layers, so its maps "
                 "cannot be reported faithfully"
             )
-        layers = capture.LayerSource(capture.LayerReplayer(self.model, self.route, streams), stored)
-
-        info = self.get_model_info()
-        results = []
-        for row, item in enumerate(items):
-            n = len(item.ids)
-            residual = streams.residual[row, :, :n].numpy()
-            results.append(
-                Extraction(
-                    prompt=item.prompt,
-                    model_name=self.model_name,
-                    model_info=info,
-                    input_ids=np.asarray(item.ids, dtype=np.int64),
-                    tokens=item.tokens,
-                    display_tokens=item.display,
-                    residual_stream=residual,
-                    final_hidden=final_hidden[row, :n] if self._predictor is not None else None,
-                    predictor=self._predictor,
-                    is_causal=info["is_causal"],
-                    layers=layers,
-                    batch_index=row,
-                    lens=self._lens,
-                )
-            )
-        return results
+        return RecordedPass(
+            residual=streams.residual,
+            block_calls=streams.block_calls,  # type: ignore[arg-type]
+            final_hidden=final_hidden if self._predictor is not None else None,
+            stored_attention=stored,
+        )
 
     def _stored_attention(self, outputs: Any) -> list[capture.LayerAttentionInputs]:
         maps = getattr(outputs, "attentions", None)
