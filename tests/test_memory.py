@@ -121,3 +121,31 @@ def _fake_pass(runs: list[int]) -> Any:
 
     runs.append(1)
     return RecordedPass(residual=torch.zeros(1, 2, 3, 4), block_calls=[], final_hidden=None)
+
+
+def test_hot_reload_follows_the_bundle_without_holding_the_widget(
+    extractor: AttentionExtractor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from attnwidget.widgets.base import STATIC
+
+    monkeypatch.setenv("ANYWIDGET_HMR", "1")
+    w = AttentionWidget(extractor.extract_activations("hot reload"))
+    css = STATIC / "widget.css"
+    original = css.read_text(encoding="utf-8")
+    try:
+        time.sleep(0.5)  # the watcher thread starts
+        css.write_text(original + "\n/* edited */\n", encoding="utf-8")
+        deadline = time.monotonic() + 10
+        while "/* edited */" not in w._css and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "/* edited */" in w._css, "the widget's CSS follows the file"
+    finally:
+        css.write_text(original, encoding="utf-8")
+    ref = weakref.ref(w)
+    w.close()
+    del w
+    extractor._recent.clear()
+    gc.collect()
+    assert ref() is None

@@ -272,7 +272,7 @@ def _batches(indices: list[int], lengths: list[int]) -> list[list[int]]:
 
 
 def model_info(model: Any) -> dict[str, Any]:
-    """Architecture facts: the keys of the original `get_model_info()` plus a few more."""
+    """Architecture facts: the keys `get_model_info()` returned in the scripts attnwidget replaces, plus a few more."""
     config = model.config
     num_heads = int(config.num_attention_heads)
     hidden = int(config.hidden_size)

@@ -8,9 +8,11 @@ the exported state, the test that holds `js/**/model.ts` to them) reads them fro
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -40,8 +42,14 @@ def bundle_text(name: str, suffix: str) -> str:
 
 
 def hot_reload() -> bool:
-    """anywidget's hot reload (``ANYWIDGET_HMR=1``): the views follow `npm run dev` without a restart."""
-    return os.environ.get("ANYWIDGET_HMR", "").strip().lower() in ("1", "true", "yes")
+    """anywidget's hot reload (``ANYWIDGET_HMR=1`` and the `watchfiles` package, a dev extra): the views
+    follow `npm run dev` without a kernel restart."""
+    if os.environ.get("ANYWIDGET_HMR", "").strip().lower() not in ("1", "true", "yes"):
+        return False
+    if importlib.util.find_spec("watchfiles") is None:
+        warnings.warn("ANYWIDGET_HMR is set but watchfiles is not installed: no hot reload", stacklevel=3)
+        return False
+    return True
 
 
 def _follow_file(widget: WidgetBase, trait: str, path: pathlib.Path) -> None:
