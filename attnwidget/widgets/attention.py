@@ -336,11 +336,10 @@ class AttentionWidget(WidgetBase):
 
     @traitlets.observe("layer", "head", "map_window")
     def _on_window_change(self, _change: dict[str, Any]) -> None:
-        shown = self._map_window.get("info", {})
-        bounds = [shown.get(name) for name in ("q0", "q1", "k0", "k1")] if shown else []
-        if (shown.get("layer"), shown.get("head"), bounds) != (
-            (self.layer, self.head, self.map_window) if self.map_window else (None, None, [])
-        ):
+        shown = self._map_window.get("info")
+        shown_window = (shown["layer"], shown["head"], [shown[k] for k in ("q0", "q1", "k0", "k1")]) if shown else None
+        wanted = (self.layer, self.head, self.map_window) if self.map_window else None
+        if shown_window != wanted:
             self.apply({"_map_window": self.encoded_window(self.layer, self.head, self.map_window)})
 
     # ---- read-outs ------------------------------------------------------------------------------------
