@@ -79,9 +79,9 @@ def test_gguf_cache_hit_and_stale_rebuild(tmp_path: Path, monkeypatch: pytest.Mo
     conversions: list[Path] = []
     real_convert = models.convert_gguf_to_cache
 
-    def counting_convert(path: Path, cache_dir: Path) -> None:
+    def counting_convert(path: Path, cache_dir: Path, **options: Any) -> None:
         conversions.append(path)
-        real_convert(path, cache_dir)
+        real_convert(path, cache_dir, **options)
 
     monkeypatch.setattr(models, "convert_gguf_to_cache", counting_convert)
 
