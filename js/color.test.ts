@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
-  MASKED, divergingIntensities, divergingLut, formatWeight, intensities, legendTicks, lutFromStops, lutIndex,
-  packRGBA, parseColor, sequentialLut, unpackRGBA,
+  MASKED, divergingLevels, divergingLut, divergingTicks, formatWeight, intensities, legendTicks, lutFromStops,
+  lutIndex, maxAbs, packRGBA, packedCss, parseColor, rangeTicks, rowMaxAbs, scaleParams, sequentialLut, tintLut,
+  unpackRGBA, weightLevel,
 } from "./color";
 
 describe("LUTs", () => {
@@ -27,6 +28,13 @@ describe("LUTs", () => {
     };
     const lut = sequentialLut();
     for (let i = 16; i < 256; i += 16) expect(lum(lut[i])).toBeGreaterThan(lum(lut[i - 16]));
+  });
+
+  it("a tint LUT runs from the background to the colour at its largest opacity", () => {
+    const lut = tintLut([200, 0, 100], [0, 0, 0], 0.5);
+    expect(unpackRGBA(lut[0]).slice(0, 3)).toEqual([0, 0, 0]);
+    expect(unpackRGBA(lut[255]).slice(0, 3)).toEqual([100, 0, 50]);
+    expect(packedCss(lut[255])).toBe("rgb(100,0,50)");
   });
 
   it("diverging LUT puts the page background at zero", () => {
@@ -79,13 +87,40 @@ describe("intensities", () => {
     for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(v[r * 4 + c] === MASKED).toBe(c > r);
   });
 
-  it("diverging: zero → 0.5, each row's largest |value| → 0 or 1", () => {
-    const v = divergingIntensities(new Float32Array([-2, 0, 1, 4, -1, 0]), 2, 3);
+  it("one level function: every scale, and 0 for zero, negative and NaN", () => {
+    const p = scaleParams(0.5);
+    expect(weightLevel(0.25, "linear", p, 0)).toBeCloseTo(0.5);
+    expect(weightLevel(0.125, "gamma", p, 0)).toBeCloseTo(0.5);
+    expect(weightLevel(0.25, "row", p, 2)).toBeCloseTo(0.5);
+    expect(weightLevel(0.005, "log", p, 0)).toBeCloseTo(0.5);
+    expect(weightLevel(1e-9, "log", p, 0)).toBe(0);
+    expect(weightLevel(2, "linear", p, 0)).toBe(1);
+    for (const w of [0, -1, Number.NaN]) expect(weightLevel(w, "gamma", p, 0)).toBe(0);
+  });
+});
+
+describe("divergingLevels", () => {
+  it("per row: zero → 0.5, each row's largest |value| → 0 or 1", () => {
+    const v = divergingLevels(new Float32Array([-2, 0, 1, 4, -1, 0]), 2, 3);
     expect([...v]).toEqual([0, 0.5, 0.75, 1, 0.375, 0.5]);
   });
 
+  it("one symmetric range over the grid, masked above a causal diagonal", () => {
+    const d = new Float32Array([0, 0, -0.25, 0.25]);
+    expect(maxAbs(d)).toBe(0.25);
+    expect([...divergingLevels(d, 2, 2, { range: 0.25, causal: true })]).toEqual([0.5, MASKED, 0, 1]);
+    expect([...divergingLevels(d, 2, 2, { range: 0.5 })]).toEqual([0.5, 0.5, 0.25, 0.75]);
+    expect([...divergingLevels(new Float32Array(4), 2, 2, { range: 0 })]).toEqual([0.5, 0.5, 0.5, 0.5]);
+  });
+
+  it("each row's largest |value|, with or without the first column", () => {
+    const v = new Float32Array([100, 1, -2, -50, 0.5, 0.25]);
+    expect([...rowMaxAbs(v, 2, 3)]).toEqual([100, 50]);
+    expect([...rowMaxAbs(v, 2, 3, true)]).toEqual([2, 0.5]);
+  });
+
   it("can leave the first column out of each row's scale, saturating it", () => {
-    const v = divergingIntensities(new Float32Array([100, 1, -2, -50, 0.5, 0.25]), 2, 3, true);
+    const v = divergingLevels(new Float32Array([100, 1, -2, -50, 0.5, 0.25]), 2, 3, { skipFirstColumn: true });
     expect(v[0]).toBe(1);
     expect(v[1]).toBeCloseTo(0.75);
     expect(v[2]).toBeCloseTo(0);
@@ -115,6 +150,11 @@ describe("legend and labels", () => {
     expect(ticks.map((t) => t.at)).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(ticks.at(-1)?.label).toBe("0.5");
     expect(ticks[0].label).toBe("5.00e−5");
+  });
+
+  it("range and diverging ticks: both ends and the middle", () => {
+    expect(rangeTicks(0.5, 2).map((t) => t.label)).toEqual(["0.5", "1.25", "2"]);
+    expect(divergingTicks(0.25, "A", "B").map((t) => [t.at, t.label])).toEqual([[0, "−0.25 A"], [0.5, "0"], [1, "+0.25 B"]]);
   });
 
   it("parses rgb() and hex colours", () => {

@@ -45,8 +45,19 @@ export function divergingLut(middle: RGB): Uint32Array {
   return lut;
 }
 
+/** What `color` laid over `background` at opacities 0..maxAlpha looks like (a translucent tint), as a LUT. */
+export function tintLut(color: RGB, background: RGB, maxAlpha: number): Uint32Array {
+  return lutFromStops([background, mix(background, color, maxAlpha)]);
+}
+
 export function cssColor([r, g, b]: RGB, alpha = 1): string {
   return alpha >= 1 ? `rgb(${r},${g},${b})` : `rgba(${r},${g},${b},${alpha})`;
+}
+
+/** A packed LUT colour as CSS (for fills of single cells and swatches). */
+export function packedCss(packed: number): string {
+  const [r, g, b] = unpackRGBA(packed);
+  return cssColor([r, g, b]);
 }
 
 /** "rgb(1, 2, 3)" / "#abc" / "#aabbcc" → RGB; `fallback` for anything else. */
@@ -67,9 +78,32 @@ export const LOG_DECADES = 4;
 /** Marks masked cells (above the diagonal of a causal map); painted in the mask colour. */
 export const MASKED = -1;
 
+/** What a colour scale needs to know about the map it colours: its largest weight. */
+export interface ScaleParams {
+  inv: number;
+  logMax: number;
+}
+
+export function scaleParams(max: number): ScaleParams {
+  return { inv: max > 0 ? 1 / max : 0, logMax: Math.log10(max || 1) };
+}
+
 /**
- * Weights (rows × cols) → intensities in [0, 1] (LUT position / 255), or MASKED where `causal` hides a key.
- * linear: w / max; gamma: √(w / max); row: w / (its row's max); log: LOG_DECADES decades below max.
+ * The one colour-scale computation: a weight → its level in [0, 1] (LUT position / 255).
+ * linear: w / max; gamma: √(w / max); row: w / (its row's max, given as `rowInv` = 1 / row max);
+ * log: LOG_DECADES decades below max. Zero, negative and NaN (no data) give 0.
+ */
+export function weightLevel(w: number, scale: ColorScale, p: ScaleParams, rowInv: number): number {
+  if (!(w > 0)) return 0;
+  let v: number;
+  if (scale === "gamma") v = Math.sqrt(w * p.inv);
+  else if (scale === "log") v = (Math.log10(w) - p.logMax) / LOG_DECADES + 1;
+  else v = w * (scale === "row" ? rowInv : p.inv);
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/**
+ * Weights (rows × cols, a whole map, maybe max-pooled) → levels, or MASKED where `causal` hides a key.
  */
 export function intensities(
   weights: Float32Array, rows: number, cols: number, scale: ColorScale, causal: boolean,
@@ -77,56 +111,64 @@ export function intensities(
   const out = new Float32Array(rows * cols);
   let max = 0;
   for (let i = 0; i < weights.length; i++) if (weights[i] > max) max = weights[i];
-  const inv = max > 0 ? 1 / max : 0;
-  const logMax = Math.log10(max || 1);
-  const logSpan = 1 / LOG_DECADES;
+  const params = scaleParams(max);
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
     // Causal maps keep keys 0..q; at pooled resolution the last visible key bin is the diagonal one.
     const last = causal ? Math.min(cols - 1, Math.floor(((r + 1) * cols - 1) / rows)) : cols - 1;
-    let rowInv = inv;
-    if (scale === "row") {
-      let rowMax = 0;
-      for (let c = 0; c <= last; c++) if (weights[base + c] > rowMax) rowMax = weights[base + c];
-      rowInv = rowMax > 0 ? 1 / rowMax : 0;
-    }
+    let rowMax = 0;
+    if (scale === "row") for (let c = 0; c <= last; c++) if (weights[base + c] > rowMax) rowMax = weights[base + c];
+    const rowInv = rowMax > 0 ? 1 / rowMax : 0;
+    for (let c = 0; c < cols; c++) out[base + c] = c > last ? MASKED : weightLevel(weights[base + c], scale, params, rowInv);
+  }
+  return out;
+}
+
+export interface DivergingOptions {
+  /** One symmetric scale over the whole grid: ±range are the ends (colours compare between cells).
+   * Without it, each row is scaled to its own largest |value|. */
+  range?: number;
+  /** With per-row scales, leave the first column out of each row's largest |value| (it saturates instead):
+   * the first token of most language models carries activations orders of magnitude larger than the rest
+   * (an attention sink), which would otherwise leave every other cell the colour of zero. */
+  skipFirstColumn?: boolean;
+  /** Square grids of a causal model: cells above the diagonal are MASKED. */
+  causal?: boolean;
+}
+
+/** Each row's largest |value| (the per-row diverging scale), leaving the first column out if asked. */
+export function rowMaxAbs(values: Float32Array, rows: number, cols: number, skipFirstColumn = false): Float32Array {
+  const out = new Float32Array(rows);
+  const from = skipFirstColumn && cols > 2 ? 1 : 0;
+  for (let r = 0; r < rows; r++) out[r] = maxAbs(values.subarray(r * cols + from, (r + 1) * cols));
+  return out;
+}
+
+/** Signed values (rows × cols) → levels in [0, 1]: 0.5 for zero, 0 and 1 for the ends of the scale. */
+export function divergingLevels(
+  values: Float32Array, rows: number, cols: number, options: DivergingOptions = {},
+): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const perRow = options.range === undefined ? rowMaxAbs(values, rows, cols, options.skipFirstColumn) : null;
+  for (let r = 0; r < rows; r++) {
+    const range = perRow ? perRow[r] : (options.range ?? 0);
+    const half = range > 0 ? 0.5 / range : 0;
     for (let c = 0; c < cols; c++) {
-      if (c > last) {
-        out[base + c] = MASKED;
-        continue;
-      }
-      const w = weights[base + c];
-      let v: number;
-      if (scale === "gamma") v = Math.sqrt(w * inv);
-      else if (scale === "log") v = w > 0 ? (Math.log10(w) - logMax) * logSpan + 1 : 0;
-      else v = w * rowInv;
-      out[base + c] = v < 0 ? 0 : v > 1 ? 1 : v;
+      const i = r * cols + c;
+      out[i] = options.causal && c > r ? MASKED : Math.min(1, Math.max(0, 0.5 + values[i] * half));
     }
   }
   return out;
 }
 
-/**
- * Signed values (rows × cols) → intensities in [0, 1] with 0.5 for zero, each row scaled to its max |v|.
- * With `skipFirstColumn` the max is taken over the other columns and the first saturates instead: the
- * first token of most language models carries activations orders of magnitude larger than the rest (an
- * attention sink), which would otherwise leave every other cell the colour of zero.
- */
-export function divergingIntensities(
-  values: Float32Array,
-  rows: number,
-  cols: number,
-  skipFirstColumn = false,
-): Float32Array {
-  const out = new Float32Array(rows * cols);
-  const from = skipFirstColumn && cols > 2 ? 1 : 0;
-  for (let r = 0; r < rows; r++) {
-    let maxAbs = 0;
-    for (let c = from; c < cols; c++) maxAbs = Math.max(maxAbs, Math.abs(values[r * cols + c]));
-    const half = maxAbs > 0 ? 0.5 / maxAbs : 0;
-    for (let c = 0; c < cols; c++) out[r * cols + c] = Math.min(1, Math.max(0, 0.5 + values[r * cols + c] * half));
+/** The largest |value| (a diverging scale's end). */
+export function maxAbs(values: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.abs(values[i]);
+    if (v > max) max = v;
   }
-  return out;
+  return max;
 }
 
 /** A LUT index for an intensity. */
@@ -148,6 +190,14 @@ export function formatWeight(value: number): string {
   return value.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
 
+/** What each colour scale of the attention maps means (the legend's note). */
+export const SCALE_NOTES: Record<ColorScale, string> = {
+  linear: "attention weight, linear",
+  gamma: "attention weight, square root: small weights visible",
+  row: "each query row scaled to its own max",
+  log: `attention weight, log scale: ${LOG_DECADES} decades below the max`,
+};
+
 /** Legend ticks for a colour scale over weights 0..max. */
 export function legendTicks(scale: ColorScale, max: number): Tick[] {
   if (scale === "row") return [{ at: 0, label: "0" }, { at: 0.5, label: "½ row max" }, { at: 1, label: "row max" }];
@@ -156,4 +206,19 @@ export function legendTicks(scale: ColorScale, max: number): Tick[] {
   const ticks: Tick[] = [];
   for (let d = LOG_DECADES; d >= 0; d--) ticks.push({ at: 1 - d / LOG_DECADES, label: formatWeight(max * 10 ** -d) });
   return ticks;
+}
+
+/** Ticks for a linear scale from `lo` (left) to `hi` (right): both ends and the middle. */
+export function rangeTicks(lo: number, hi: number): Tick[] {
+  return [0, 0.5, 1].map((at) => ({ at, label: formatWeight(lo + (hi - lo) * at) }));
+}
+
+/** Ticks for a diverging scale over ±range, with what each end means. */
+export function divergingTicks(range: number, negative = "", positive = ""): Tick[] {
+  const end = formatWeight(range);
+  return [
+    { at: 0, label: `−${end}${negative ? ` ${negative}` : ""}` },
+    { at: 0.5, label: "0" },
+    { at: 1, label: `+${end}${positive ? ` ${positive}` : ""}` },
+  ];
 }

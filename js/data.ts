@@ -1,6 +1,8 @@
-// Decoded arrays, cached per bytes object so two displays of one widget decode once.
+// The model's arrays, decoded once per bytes object (two displays of one widget decode once).
 import { decodeAttentionMap, decodeFloat16, decodeFloat32, decodeThumbnails } from "./decode";
-import type { AttentionMapInfo, Bytes, MapWindowInfo, Model, NeuronsInfo, WidgetInfo } from "./model";
+import type {
+  AttentionMapInfo, Bytes, Encoded, LensInfo, MapWindowInfo, Model, NeuronsInfo, ScoreInfo, WidgetInfo,
+} from "./model";
 
 const cache = new WeakMap<object, unknown>();
 
@@ -9,7 +11,12 @@ function memo<T>(key: Bytes, make: () => T): T {
   return cache.get(key) as T;
 }
 
-const isEmpty = (bytes: Bytes | null | undefined) => !bytes || bytes.byteLength === 0;
+const isEmpty = (bytes: Bytes | null | undefined): bytes is undefined | null => !bytes || bytes.byteLength === 0;
+
+/** An `{info, data}` value with bytes in it, or null for `{}` (nothing sent). */
+function encoded<I>(value: Encoded<I> | Record<string, never> | undefined): Encoded<I> | null {
+  return value && "data" in value && !isEmpty(value.data) ? (value as Encoded<I>) : null;
+}
 
 export function info(model: Model): WidgetInfo {
   return model.get("_info");
@@ -27,10 +34,25 @@ export function thumbnails(model: Model): Float32Array[] {
   return memo(bytes, () => decodeThumbnails(bytes, i.num_layers, i.num_heads, i.thumbnail_size));
 }
 
-/** [stats, layers, heads] float32. */
-export function stats(model: Model): Float32Array {
-  const bytes = model.get("_stats");
+/** Every per-head score, float32 [scores, layers, heads]. */
+function allScores(model: Model): Float32Array {
+  const bytes = model.get("_head_scores");
   return isEmpty(bytes) ? new Float32Array(0) : memo(bytes, () => decodeFloat32(bytes));
+}
+
+export interface ScoreValues extends ScoreInfo {
+  /** [layers × heads], NaN where undefined. */
+  values: Float32Array;
+}
+
+/** One per-head score with its values, or null when the widget has none of that name. */
+export function score(model: Model, name: string): ScoreValues | null {
+  const i = info(model);
+  const index = (i.scores ?? []).findIndex((s) => s.name === name);
+  const size = i.num_layers * i.num_heads;
+  const all = allScores(model);
+  if (index < 0 || all.length < (index + 1) * size) return null;
+  return { ...i.scores[index], values: all.subarray(index * size, (index + 1) * size) };
 }
 
 export interface DecodedMap {
@@ -39,33 +61,8 @@ export interface DecodedMap {
 }
 
 export function attentionMap(model: Model): DecodedMap | null {
-  const bytes = model.get("_attention_map");
-  const mapInfo = model.get("_attention_map_info");
-  if (isEmpty(bytes) || !mapInfo || mapInfo.size === undefined) return null;
-  return memo(bytes, () => ({ info: mapInfo, weights: decodeAttentionMap(bytes, mapInfo) }));
-}
-
-export interface DecodedNeurons {
-  info: NeuronsInfo;
-  values: Float32Array;
-}
-
-export function neurons(model: Model): DecodedNeurons | null {
-  const bytes = model.get("_neurons");
-  const neuronsInfo = model.get("_neurons_info");
-  if (isEmpty(bytes) || !neuronsInfo || neuronsInfo.k === undefined) return null;
-  return memo(bytes, () => ({ info: neuronsInfo, values: decodeFloat16(bytes) }));
-}
-
-export function predictionProbs(model: Model): Float32Array {
-  const bytes = model.get("_prediction_probs");
-  return isEmpty(bytes) ? new Float32Array(0) : memo(bytes, () => decodeFloat16(bytes));
-}
-
-/** Logit lens probabilities, float32 [layers + 1, k]. */
-export function lensProbs(model: Model): Float32Array {
-  const bytes = model.get("_lens_probs");
-  return isEmpty(bytes) ? new Float32Array(0) : memo(bytes, () => decodeFloat16(bytes));
+  const sent = encoded<AttentionMapInfo>(model.get("_attention_map"));
+  return sent && memo(sent.data, () => ({ info: sent.info, weights: decodeAttentionMap(sent.data, sent.info) }));
 }
 
 export interface DecodedWindow {
@@ -75,10 +72,50 @@ export interface DecodedWindow {
 
 /** The zoom window of the selected head sent for `map_window` (null when none). */
 export function mapWindow(model: Model): DecodedWindow | null {
-  const bytes = model.get("_map_window");
-  const windowInfo = model.get("_map_window_info");
-  if (!bytes || isEmpty(bytes) || !windowInfo || !("rows" in windowInfo)) return null;
-  const info = windowInfo as MapWindowInfo;
-  if (bytes.byteLength !== info.rows * info.cols * 2) return null;
-  return memo(bytes, () => ({ info, weights: decodeFloat16(bytes) }));
+  const sent = encoded<MapWindowInfo>(model.get("_map_window"));
+  if (!sent || sent.data.byteLength !== sent.info.rows * sent.info.cols * 2) return null;
+  return memo(sent.data, () => ({ info: sent.info, weights: decodeFloat16(sent.data) }));
+}
+
+export interface DecodedNeurons {
+  info: NeuronsInfo;
+  values: Float32Array;
+}
+
+export function neurons(model: Model): DecodedNeurons | null {
+  const sent = encoded<NeuronsInfo>(model.get("_neurons"));
+  return sent && memo(sent.data, () => ({ info: sent.info, values: decodeFloat16(sent.data) }));
+}
+
+export interface TopTokens {
+  /** Texts [rows][k]. */
+  tokens: string[][];
+  /** Probabilities [rows × k]. */
+  probs: Float32Array;
+  k: number;
+}
+
+/** The top next tokens at each position (no rows for encoders). */
+export function predictions(model: Model): TopTokens {
+  const sent = model.get("_predictions");
+  const k = sent?.info?.k ?? 0;
+  if (!sent || isEmpty(sent.data) || !k) return { tokens: [], probs: new Float32Array(0), k: 0 };
+  return { tokens: sent.tokens, probs: memo(sent.data, () => decodeFloat16(sent.data)), k };
+}
+
+export interface DecodedLens extends TopTokens {
+  info: LensInfo;
+  /** Rows × k texts and probabilities are all there. */
+  complete: boolean;
+}
+
+/** The logit lens at `info.position` (rows: embeddings, then each layer's output). */
+export function lens(model: Model): DecodedLens {
+  const sent = model.get("_lens");
+  const lensInfo: LensInfo = sent?.info ?? { position: -1, k: 0 };
+  const rows = sent?.tokens ?? [];
+  const k = lensInfo.k ?? 0;
+  const probs = !sent || isEmpty(sent.data) ? new Float32Array(0) : memo(sent.data, () => decodeFloat16(sent.data));
+  const complete = rows.length > 0 && k > 0 && probs.length === rows.length * k && rows.every((r) => r.length === k);
+  return { info: lensInfo, tokens: rows, probs, k, complete };
 }

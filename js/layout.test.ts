@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { cellAt, cellRect, clipLabel, gridCellSize, labelStep, statsCellAt, statsGeometry, thinnedIndices } from "./layout";
+import {
+  cellAt, cellRect, clipLabel, gridCellSize, labelStep, legendLabels, legendPad, statsCellAt, statsGeometry, thinnedIndices,
+} from "./layout";
 
 describe("cellAt (which cell is under a point)", () => {
   it("maps points to rows and columns of equal size", () => {
@@ -72,5 +74,31 @@ describe("axis label thinning", () => {
     expect(clipLabel("short", 12)).toBe("short");
     expect(clipLabel("abcdefghijklmnop", 6)).toBe("abcde…");
     expect(clipLabel("😀😀😀😀", 3)).toBe("😀😀…");
+  });
+});
+
+describe("legendLabels (where a legend's tick labels go)", () => {
+  const measure = (text: string) => text.length * 6;
+
+  it("anchors the end labels inwards and centres the others on their ticks", () => {
+    const labels = legendLabels([{ at: 0, label: "0" }, { at: 0.5, label: "0.5" }, { at: 1, label: "1" }], 200, measure);
+    const pad = legendPad(200);
+    expect(labels.map((l) => l.align)).toEqual(["left", "center", "right"]);
+    expect(labels.map((l) => l.x)).toEqual([pad, 100, 200 - pad]);
+    expect(labels[0].textX).toBe(pad - 2);
+    expect(labels[2].textX).toBe(200 - pad + 2);
+    expect(labels.every((l) => l.shown)).toBe(true);
+  });
+
+  it("always draws both ends and drops a middle label that would touch one", () => {
+    const ticks = [{ at: 0, label: "1.00e−4" }, { at: 0.05, label: "0.001" }, { at: 0.5, label: "0.01" }, { at: 1, label: "1" }];
+    const labels = legendLabels(ticks, 140, measure);
+    expect(labels.map((l) => l.shown)).toEqual([true, false, true, true]);
+  });
+
+  it("keeps the bar's padding within 14..30 px", () => {
+    expect(legendPad(100)).toBe(14);
+    expect(legendPad(220)).toBe(22);
+    expect(legendPad(600)).toBe(30);
   });
 });

@@ -191,3 +191,50 @@ export function nearestScroll(itemTop: number, itemHeight: number, scrollTop: nu
   if (itemTop < scrollTop || itemHeight > viewHeight) return Math.max(0, itemTop);
   return Math.max(0, itemBottom - viewHeight);
 }
+
+// ---- the legend: where its tick labels go ---------------------------------------------------------------
+
+export interface LegendLabel {
+  /** The tick's position on the canvas (px). */
+  x: number;
+  label: string;
+  /** How the label is anchored at `textX`: the end labels align inwards so they stay on the canvas. */
+  align: "left" | "center" | "right";
+  textX: number;
+  /** Whether the label is drawn: both ends always, the others where they touch no label already drawn. */
+  shown: boolean;
+}
+
+/** Room (px) left at both ends of a legend bar `width` px wide, for the end labels. */
+export function legendPad(width: number): number {
+  return Math.min(30, Math.max(14, Math.round(width / 10)));
+}
+
+/**
+ * Tick labels of a legend `width` px wide whose bar spans [pad, width − pad]: `ticks` at positions 0..1,
+ * `measure(text)` the width of a label in px. Labels keep 3 px apart.
+ */
+export function legendLabels(
+  ticks: { at: number; label: string }[], width: number, measure: (text: string) => number,
+): LegendLabel[] {
+  const pad = legendPad(width);
+  const span = width - 2 * pad;
+  const isEnd = (at: number) => at <= 0 || at >= 1;
+  const placed = ticks.map((tick) => {
+    const x = pad + tick.at * span;
+    const w = measure(tick.label);
+    const align: LegendLabel["align"] = tick.at <= 0 ? "left" : tick.at >= 1 ? "right" : "center";
+    const left = align === "left" ? Math.max(0, x - 2) : align === "right" ? Math.min(width, x + 2) - w : x - w / 2;
+    const textX = align === "left" ? left : align === "right" ? left + w : x;
+    return { x, label: tick.label, align, textX, left, right: left + w, shown: false };
+  });
+  const drawn: { left: number; right: number }[] = [];
+  const order = placed.map((_, i) => i).sort((a, b) => Number(isEnd(ticks[b].at)) - Number(isEnd(ticks[a].at)) || a - b);
+  for (const i of order) {
+    const p = placed[i];
+    if (!isEnd(ticks[i].at) && drawn.some((d) => p.left < d.right + 3 && p.right > d.left - 3)) continue;
+    p.shown = true;
+    drawn.push(p);
+  }
+  return placed.map(({ x, label, align, textX, shown }) => ({ x, label, align, textX, shown }));
+}

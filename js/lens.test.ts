@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { formatProb, lensRowLabel, lensRowTitle, lensStatus, lensTarget, probShade, visibleToken } from "./lens";
+import {
+  LENS_SHADE, formatProb, lensLegendTicks, lensRowLabel, lensRowTitle, lensStatus, lensTarget, probShade,
+} from "./lens";
 
 const base = { pinned: -1, hovered: -1, shown: -1, complete: false, isStatic: false };
 
@@ -92,13 +94,13 @@ describe("formatProb and probShade", () => {
   });
 });
 
-describe("visibleToken", () => {
-  it("shows line breaks, tabs and empty tokens", () => {
-    expect(visibleToken("a\nb")).toBe("a↵b");
-    expect(visibleToken("\t")).toBe("⇥");
-    expect(visibleToken("")).toBe("∅");
-    expect(visibleToken(" the")).toBe(" the");
-    expect(visibleToken("  ")).toBe("␣␣");
-    expect(visibleToken("<b>x</b>")).toBe("<b>x</b>");
+describe("lens legend", () => {
+  it("puts each probability where its shade sits on the bar", () => {
+    const ticks = lensLegendTicks();
+    expect(ticks.map((t) => t.label)).toEqual(["0%", "1.0%", "10%", "50%", "100%"]);
+    for (const t of ticks) {
+      const p = Number.parseFloat(t.label) / 100;
+      expect(t.at).toBeCloseTo(probShade(p, LENS_SHADE) / LENS_SHADE, 2);
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Pure logic of the logit-lens view (js/views/logitLens.ts): which position it shows, what it says, how a
 // row is labelled, how a probability is written and shaded. No DOM here (tested in lens.test.ts).
+import type { Tick } from "./color";
 
 export interface LensInput {
   /** Pinned token, -1 for none. */
@@ -88,10 +89,10 @@ export function probShade(p: number, max = 0.6): number {
   return Math.round(Math.min(1, Math.sqrt(p)) * max * 1000) / 1000;
 }
 
-/** Token text made visible in a cell: line breaks and tabs as symbols, spaces-only as ␣, an empty token as ∅. */
-export function visibleToken(text: string): string {
-  if (text === "") return "∅";
-  const shown = text.replace(/\r\n|\n/g, "↵").replace(/\r/g, "␍").replace(/\t/g, "⇥");
-  // A token of spaces only would be an empty-looking cell.
-  return /^ +$/.test(shown) ? shown.replace(/ /g, "␣") : shown;
+/** The most opaque shade of a cell (probability 1). */
+export const LENS_SHADE = 0.55;
+
+/** Legend ticks of the cell shade: a position along the bar is the shade's opacity / LENS_SHADE = √p. */
+export function lensLegendTicks(): Tick[] {
+  return [0, 0.01, 0.1, 0.5, 1].map((p) => ({ at: Math.sqrt(p), label: formatProb(p) }));
 }

@@ -1,4 +1,5 @@
-// The synced traits of attnwidget.widget.AttentionWidget, mirrored. Byte layouts: attnwidget/encode.py.
+// The synced traits of attnwidget/widgets/attention.py (AttentionWidget), mirrored; tests/test_architecture.py
+// holds `WidgetTraits` to exactly the traits Python syncs. Byte layouts: attnwidget/widgets/encode.py ↔ decode.ts.
 import type { AnyModel } from "@anywidget/types";
 
 /** Bytes as anywidget hands them to the views (a DataView), or any byte view in tests and static pages. */
@@ -7,6 +8,26 @@ export type Bytes = DataView | ArrayBufferView | ArrayBuffer;
 export type ColorScale = "linear" | "gamma" | "row" | "log";
 export const COLOR_SCALES: readonly ColorScale[] = ["linear", "gamma", "row", "log"];
 export type NeuronKind = "residual" | "mlp";
+
+/** One array on the wire: what it is and its bytes (`Encoded` in encode.py); `{}` when there is none. */
+export interface Encoded<Info> {
+  info: Info;
+  data: Bytes;
+}
+export type Nothing = Record<string, never>;
+
+/** A per-head score (attnwidget/analysis/scores.py): Python sends every label the views show. */
+export interface ScoreInfo {
+  name: string;
+  /** A few words: menus, column titles. */
+  title: string;
+  /** One line that says what the number is. */
+  label: string;
+  /** Ranked lowest first (entropy: most focused first). */
+  ascending: boolean;
+  /** Values lie in [0, 1]: colours span 0..1 (else the finite min..max present). */
+  unit_interval: boolean;
+}
 
 export interface WidgetInfo {
   model_name: string;
@@ -17,16 +38,12 @@ export interface WidgetInfo {
   is_causal: boolean;
   /** Side T of each thumbnail in `_thumbnails`. */
   thumbnail_size: number;
-  /** Names of the rows of `_stats` ("peak", "entropy", "first", "previous") and their descriptions. */
-  stat_names: string[];
-  stat_labels: string[];
   /** Width of each neuron kind that can be shown; "mlp" is absent when MLP neurons were not recorded. */
   neuron_widths: Partial<Record<NeuronKind, number>>;
-  /** Rows of `_head_scores` (attnwidget.scores.SCORE_NAMES), what each measures, and which rank low first
-   * (absent where a model of these traits has no head scores: the compare panels). */
-  score_names?: string[];
-  score_labels?: string[];
-  score_ascending?: boolean[];
+  /** The rows of `_head_scores`, in order. */
+  scores: ScoreInfo[];
+  /** The scores the layer-statistics view shows as its panels. */
+  layer_stats: string[];
 }
 
 export interface AttentionMapInfo {
@@ -64,16 +81,31 @@ export interface NeuronsInfo {
   k: number;
   seq_len: number;
   dtype: "float16";
-  /** Neuron index of each row of `_neurons`, most variable first. */
+  /** Neuron index of each row, most variable first. */
   indices: number[];
 }
 
-/** Which position `_lens_tokens` / `_lens_probs` describe (-1: none yet). */
+/** Top next tokens per position: texts [seq][k] and float16 probabilities [seq, k] (empty for encoders). */
+export interface Predictions {
+  info: { k: number };
+  tokens: string[][];
+  data: Bytes;
+}
+
 export interface LensInfo {
+  /** The position the rows describe, -1: none yet. */
   position: number;
   k: number;
   /** Set when the model has no logit lens (an encoder), saying why. */
   unavailable?: string;
+}
+
+/** The logit lens at one position: texts [layers + 1][k] (row 0 the embeddings, row l + 1 the output of
+ * layer l) and float16 probabilities [layers + 1, k]. */
+export interface Lens {
+  info: LensInfo;
+  tokens: string[][];
+  data: Bytes;
 }
 
 export interface WidgetTraits {
@@ -86,47 +118,36 @@ export interface WidgetTraits {
   color_scale: ColorScale;
   neuron_kind: NeuronKind;
   neuron_k: number;
-  /** "none" (the grid shows thumbnails) or one of `_info.score_names` (the grid is coloured by it). */
+  /** "none" (the grid shows thumbnails) or one of `_info.scores` (the grid is coloured by it). */
   head_score: string;
+  /** The heatmap's zoom window [q0, q1, k0, k1] (half-open), [] when not zoomed; written by the heatmap when
+   * the sent map is max-pooled (it then needs detail), or by Python to zoom the views. */
+  map_window: number[];
   _info: WidgetInfo;
+  /** Token texts, already made visible by Python (↵ ⇥ ␣ ∅). */
   _tokens: string[];
   /** uint8 [layers, heads, T, T], weight = (q / 255)². */
   _thumbnails: Bytes;
-  /** float32 [stat_names.length, layers, heads]. */
-  _stats: Bytes;
-  /** float32 [score_names.length, layers, heads]; NaN where a score is undefined. */
+  /** float32 [scores.length, layers, heads]; NaN where a score is undefined. */
   _head_scores: Bytes;
-  /** float16, see AttentionMapInfo. */
-  _attention_map: Bytes;
-  _attention_map_info: AttentionMapInfo;
-  /** The heatmap's zoom window [q0, q1, k0, k1] (half-open), [] when not zoomed; written by the heatmap when
-   * the sent map is max-pooled (it then needs detail), or by Python to zoom the views. Absent in
-   * CompareWidget panels and older exported states. */
-  map_window?: number[];
-  /** That window of the selected head (MapWindowInfo), empty / {} when none. */
-  _map_window?: Bytes;
-  _map_window_info?: MapWindowInfo | Record<string, never>;
-  /** float16 [k, seq_len]. */
-  _neurons: Bytes;
-  _neurons_info: NeuronsInfo;
-  /** Top next-token predictions per position (empty for encoders), and float16 [seq_len, k] probabilities. */
-  _predictions: string[][];
-  _prediction_probs: Bytes;
-  /** Logit lens at `_lens_info.position`: top-k token texts per row (row 0 = embeddings, row l + 1 = output
-   * of layer l), and float16 [layers + 1, k] probabilities. */
-  _lens_tokens: string[][];
-  _lens_probs: Bytes;
-  _lens_info: LensInfo;
+  /** The selected head's map, float16 (see AttentionMapInfo). */
+  _attention_map: Encoded<AttentionMapInfo> | Nothing;
+  /** `map_window` of the selected head, {} when none. */
+  _map_window: Encoded<MapWindowInfo> | Nothing;
+  /** The layer's most variable neurons: float16 [k, seq_len]. */
+  _neurons: Encoded<NeuronsInfo> | Nothing;
+  _predictions: Predictions;
+  _lens: Lens;
 }
 
 export type Model = AnyModel<WidgetTraits>;
 
-/** Message sent to Python when a person selects something (fans out to AttentionWidget.on_select). */
+/** Message sent to Python when a person selects something (fans out to `on_select` in Python). */
 export interface SelectMessage {
   kind: "select";
   source:
     | "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats" | "head-scores"
-    // CompareWidget's own views (attnwidget/compare.py).
+    // CompareWidget's own views (attnwidget/widgets/compare.py).
     | "head-diff" | "head-diff-ranking" | "compare-diff";
   layer: number;
   head: number;

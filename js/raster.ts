@@ -1,5 +1,5 @@
 // Pixel work on plain arrays: resampling that keeps thin stripes, and colouring through a LUT.
-import { LOG_DECADES, MASKED, intensities } from "./color";
+import { MASKED, intensities, scaleParams, weightLevel } from "./color";
 import type { ColorScale } from "./model";
 
 function spans(src: number, dst: number): Int32Array {
@@ -215,12 +215,10 @@ export function windowLevels(
   const weights = windowWeights(patches, q0, k0, span, target);
   const rowTokens = pixelTokenRanges(q0, span, target);
   const colTokens = pixelTokenRanges(k0, span, target);
-  const inv = max > 0 ? 1 / max : 0;
-  const logMax = Math.log10(max || 1);
-  const logSpan = 1 / LOG_DECADES;
+  const params = scaleParams(max);
   for (let r = 0; r < target; r++) {
     const lastQuery = rowTokens[2 * r + 1] - 1;
-    let rowInv = inv;
+    let rowInv = 0;
     if (scale === "row") {
       let m = 0;
       if (rowPatch && rowMax) {
@@ -234,17 +232,8 @@ export function windowLevels(
     }
     for (let c = 0; c < target; c++) {
       const i = r * target + c;
-      if (causal && colTokens[2 * c] > lastQuery) {
-        weights[i] = MASKED;
-        continue;
-      }
-      const w = weights[i];
-      let v: number;
-      if (!(w > 0)) v = 0; // NaN (no data) or zero
-      else if (scale === "gamma") v = Math.sqrt(w * inv);
-      else if (scale === "log") v = (Math.log10(w) - logMax) * logSpan + 1;
-      else v = w * rowInv;
-      weights[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+      // NaN (no patch covers the pixel) gives 0.
+      weights[i] = causal && colTokens[2 * c] > lastQuery ? MASKED : weightLevel(weights[i], scale, params, rowInv);
     }
   }
   return weights;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Lifetime } from "./lifetime";
 import type { WidgetTraits } from "./model";
 import { HOVER_SYNC_MS, Selection, throttle } from "./selection";
 import { LocalModel, decodeState } from "./static";
@@ -44,7 +45,7 @@ describe("Selection", () => {
   it("selecting a head sets both traits, saves and tells Python what was clicked", () => {
     const m = model();
     const save = vi.spyOn(m, "save_changes");
-    const s = new Selection(m);
+    const s = new Selection(m, new Lifetime());
     const seen: string[] = [];
     s.on(["layer", "head"], () => seen.push(`${m.get("layer")},${m.get("head")}`));
     s.selectHead(3, 5, "head-grid");
@@ -57,7 +58,7 @@ describe("Selection", () => {
   it("hover updates the model at once but saves at most once per interval", () => {
     const m = model();
     const save = vi.spyOn(m, "save_changes");
-    const s = new Selection(m);
+    const s = new Selection(m, new Lifetime());
     for (let i = 0; i < 20; i++) s.hover(i);
     expect(m.get("hovered_token")).toBe(19);
     expect(save).toHaveBeenCalledTimes(1);
@@ -65,9 +66,10 @@ describe("Selection", () => {
     expect(save).toHaveBeenCalledTimes(2);
   });
 
-  it("previews a head without touching the model, and dispose removes listeners", () => {
+  it("previews a head without touching the model, and the end of the render removes listeners", () => {
     const m = model();
-    const s = new Selection(m);
+    const lifetime = new Lifetime();
+    const s = new Selection(m, lifetime);
     let previews = 0;
     let changes = 0;
     s.onPreview(() => previews++);
@@ -79,18 +81,29 @@ describe("Selection", () => {
     expect(m.get("layer")).toBe(0);
     s.preview(null);
     expect(s.shownHead).toEqual({ layer: 0, head: 0 });
-    s.dispose();
+    lifetime.end();
     s.pin(4, "token-strip");
+    s.preview({ layer: 1, head: 1 });
     expect(changes).toBe(0);
+    expect(previews).toBe(2);
   });
 });
 
 describe("static state", () => {
   it("turns {$bytes: base64} into DataViews, leaves the rest", () => {
-    const state = decodeState({ layer: 2, _stats: { $bytes: btoa("\u0001\u0002") }, _info: { a: [1, 2] } });
+    const state = decodeState({
+      layer: 2,
+      _head_scores: { $bytes: btoa("\u0001\u0002") },
+      _neurons: { info: { k: 1 }, data: { $bytes: btoa("\u0003") } },
+      _info: { a: [1, 2] },
+    });
     expect(state.layer).toBe(2);
-    const stats = state._stats as DataView;
-    expect([stats.getUint8(0), stats.getUint8(1)]).toEqual([1, 2]);
+    const scores = state._head_scores as DataView;
+    expect([scores.getUint8(0), scores.getUint8(1)]).toEqual([1, 2]);
+    // Nested bytes (the {info, data} traits) are revived at the same path.
+    const neurons = state._neurons as { info: unknown; data: DataView };
+    expect(neurons.info).toEqual({ k: 1 });
+    expect(neurons.data.getUint8(0)).toBe(3);
     expect(state._info).toEqual({ a: [1, 2] });
   });
 });

@@ -1,5 +1,6 @@
 // The selection every view shares: layer, head, pinned and hovered token live in the model (so two
 // displays of one widget stay linked); a head previewed by hovering the grid is local to one display.
+import type { Lifetime } from "./lifetime";
 import type { Model, SelectMessage, WidgetTraits } from "./model";
 
 export type Dispose = () => void;
@@ -51,14 +52,18 @@ type Listener = () => void;
 /** How often hover changes are sent to Python; the views themselves follow every event. */
 export const HOVER_SYNC_MS = 80;
 
+/** One display's view of the selection; its subscriptions and pending hover save end with `lifetime`. */
 export class Selection {
-  private readonly disposers: Dispose[] = [];
   private readonly previewListeners = new Set<Listener>();
   private previewHead: HeadRef | null = null;
   private readonly saveHover: ReturnType<typeof throttle<[]>>;
 
-  constructor(readonly model: Model) {
+  constructor(readonly model: Model, private readonly lifetime: Lifetime) {
     this.saveHover = throttle(() => model.save_changes(), HOVER_SYNC_MS);
+    lifetime.add(() => {
+      this.saveHover.cancel();
+      this.previewListeners.clear();
+    });
   }
 
   get layer(): number {
@@ -81,21 +86,14 @@ export class Selection {
     return this.previewHead !== null;
   }
 
-  /** Subscribe to changes of synced traits; returns the unsubscribe function (also run by dispose()). */
-  on(names: (keyof WidgetTraits)[], listener: Listener): Dispose {
-    for (const name of names) this.model.on(`change:${name}`, listener);
-    const off = () => {
-      for (const name of names) this.model.off(`change:${name}`, listener);
-    };
-    this.disposers.push(off);
-    return off;
+  /** Call `listener` when any of these synced traits changes, until the end of the render. */
+  on(names: (keyof WidgetTraits)[], listener: Listener): void {
+    this.lifetime.onChange(this.model, names, listener);
   }
 
-  onPreview(listener: Listener): Dispose {
-    this.previewListeners.add(listener);
-    const off = () => this.previewListeners.delete(listener);
-    this.disposers.push(off);
-    return off;
+  /** Call `listener` when the previewed head changes, until the end of the render. */
+  onPreview(listener: Listener): void {
+    if (!this.lifetime.ended) this.previewListeners.add(listener);
   }
 
   hover(index: number): void {
@@ -136,11 +134,5 @@ export class Selection {
     this.model.save_changes();
     const message: SelectMessage = { kind: "select", source, layer: this.layer, head: this.head, token: this.token };
     this.model.send(message);
-  }
-
-  dispose(): void {
-    this.saveHover.cancel();
-    for (const off of this.disposers.splice(0)) off();
-    this.previewListeners.clear();
   }
 }

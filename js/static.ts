@@ -1,22 +1,17 @@
 // Rendering without a kernel (standalone HTML export, benchmarks, screenshots): a local model that holds
 // the state from AttentionWidget.state_for_export(), with bytes given as {"$bytes": "<base64>"}.
 import type { AnyModel } from "@anywidget/types";
-import type { AttentionMapInfo, NeuronsInfo, WidgetTraits } from "./model";
+import type { AttentionMapInfo, Encoded, NeuronsInfo, WidgetTraits } from "./model";
 
 // `any` because AnyModel types its handlers that way.
 type Handler = (...args: any[]) => void;
 
-/** Extra full-resolution maps a static page may carry, looked up when layer/head change. */
-export interface ExtraMap {
-  info: AttentionMapInfo;
-  data: DataView;
-}
+/** Extra full-resolution maps a static page may carry (`_attention_map` values of other heads), shown when
+ * their head is selected. */
+export type ExtraMap = Encoded<AttentionMapInfo>;
 
-/** Neuron plots of other layers a static page may carry, looked up when the layer changes. */
-export interface ExtraNeurons {
-  info: NeuronsInfo;
-  data: DataView;
-}
+/** Neuron plots of other layers a static page may carry (`_neurons` values), shown when selected. */
+export type ExtraNeurons = Encoded<NeuronsInfo>;
 
 export function base64ToDataView(text: string): DataView {
   const binary = atob(text);
@@ -87,26 +82,19 @@ export class LocalModel implements AnyModel<WidgetTraits> {
     for (const handler of [...(this.handlers.get(eventName) ?? [])]) handler();
   }
 
-  // What the kernel would do: send the newly selected head's map, when the page carries it.
+  // What the kernel would do: send the newly selected head's map and layer's neurons, when the page carries them.
   private followSelection(): void {
-    const found = this.extraMaps.find((m) => m.info.layer === this.values.layer && m.info.head === this.values.head);
-    if (found) {
-      this.values._attention_map_info = found.info;
-      this.values._attention_map = found.data;
+    const map = this.extraMaps.find((m) => m.info.layer === this.values.layer && m.info.head === this.values.head);
+    if (map && map !== this.values._attention_map) {
+      this.values._attention_map = map;
       this.emit("change:_attention_map");
-      this.emit("change:_attention_map_info");
     }
     const neurons = this.extraNeurons.find(
       (n) => n.info.layer === this.values.layer && n.info.kind === this.values.neuron_kind,
     );
-    if (neurons && neurons !== this.shownNeurons) {
-      this.shownNeurons = neurons;
-      this.values._neurons_info = neurons.info;
-      this.values._neurons = neurons.data;
+    if (neurons && neurons !== this.values._neurons) {
+      this.values._neurons = neurons;
       this.emit("change:_neurons");
-      this.emit("change:_neurons_info");
     }
   }
-
-  private shownNeurons: ExtraNeurons | null = null;
 }

@@ -1,7 +1,8 @@
-// The synced traits of attnwidget.compare.CompareWidget, mirrored. Byte layouts: attnwidget/encode.py and
-// attnwidget/differences.py.
+// The synced traits of attnwidget/widgets/compare.py (CompareWidget), mirrored; tests/test_architecture.py
+// holds `CompareTraits` to exactly the traits Python syncs. Byte layouts: attnwidget/widgets/encode.py, the
+// numbers: attnwidget/analysis/differences.py.
 import type { AnyModel } from "@anywidget/types";
-import type { AttentionMapInfo, Bytes, ColorScale } from "../model";
+import type { AttentionMapInfo, Bytes, ColorScale, Encoded } from "../model";
 
 export type Metric = "js" | "tv" | "stats";
 
@@ -20,9 +21,8 @@ export interface CompareInfo {
   /** Metrics present in `_head_diff` (in its order) and their descriptions. */
   metrics: Metric[];
   metric_labels: string[];
-  /** Rows of each prompt's block of `_head_stats`. */
-  stat_names: string[];
-  stat_labels: string[];
+  /** Rows of each prompt's block of `_head_stats`: the length-free scores, with their labels. */
+  stats: { name: string; title: string; label: string }[];
   /** How many heads the ranking lists. */
   ranking_size: number;
 }
@@ -42,11 +42,10 @@ export interface CompareTraits {
   /** Per prompt: uint8 [layers, heads, T, T], weight = (q / 255)². */
   _thumbnails: Bytes[];
   /** Per prompt: the selected head's map, float16 (see AttentionMapInfo). */
-  _maps: Bytes[];
-  _maps_info: AttentionMapInfo[];
+  _maps: Encoded<AttentionMapInfo>[];
   /** float32 [metrics.length, layers, heads]. */
   _head_diff: Bytes;
-  /** float32 [prompts, stat_names.length, layers, heads]. */
+  /** float32 [prompts, stats.length, layers, heads]. */
   _head_stats: Bytes;
 }
 

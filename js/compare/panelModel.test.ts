@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Lifetime } from "../lifetime";
 import { Selection } from "../selection";
 import { PanelModel, clampToken, sourceTrait } from "./panelModel";
 import type { CompareModel, CompareTraits } from "./model";
@@ -34,12 +35,13 @@ const state = (): Partial<CompareTraits> => ({
   _info: {
     model_name: "m", num_layers: 2, num_heads: 3, num_kv_heads: 3, is_causal: true, prompts: ["a b c d e", "a b"],
     labels: ["A", "B"], seq_lens: [5, 2], thumbnail_sizes: [5, 2], metrics: ["stats"], metric_labels: [""],
-    stat_names: [], stat_labels: [], ranking_size: 10,
+    stats: [], ranking_size: 10,
   },
   _tokens: [["a", "b", "c", "d", "e"], ["a", "b"]],
-  _maps: maps,
-  _maps_info: [{ layer: 1, head: 2, dtype: "float16", size: 5, seq_len: 5, layout: "lower", pooled: false },
-    { layer: 1, head: 2, dtype: "float16", size: 2, seq_len: 2, layout: "lower", pooled: false }],
+  _maps: [
+    { info: { layer: 1, head: 2, dtype: "float16", size: 5, seq_len: 5, layout: "lower", pooled: false }, data: maps[0] },
+    { info: { layer: 1, head: 2, dtype: "float16", size: 2, seq_len: 2, layout: "lower", pooled: false }, data: maps[1] },
+  ],
   _thumbnails: maps,
 });
 
@@ -49,10 +51,12 @@ describe("PanelModel", () => {
     const panel = new PanelModel(model, 1);
     expect(panel.get("_info").seq_len).toBe(2);
     expect(panel.get("_tokens")).toEqual(["a", "b"]);
-    expect(panel.get("_attention_map")).toBe(maps[1]);
-    expect(panel.get("_attention_map_info").size).toBe(2);
+    const map = panel.get("_attention_map");
+    expect("data" in map && map.data).toBe(maps[1]);
+    expect("info" in map && map.info.size).toBe(2);
     expect([panel.get("layer"), panel.get("head"), panel.get("color_scale")]).toEqual([1, 2, "log"]);
-    expect(panel.get("_predictions")).toEqual([]);
+    expect(panel.get("_predictions").tokens).toEqual([]);
+    expect(panel.get("map_window")).toBeUndefined();
   });
 
   it("clamps token indices past the panel's end to -1", () => {
@@ -69,28 +73,27 @@ describe("PanelModel", () => {
     let calls = 0;
     const cb = () => calls++;
     panel.on("change:_attention_map", cb);
-    panel.on("change:_attention_map_info", cb);
     panel.on("change:hovered_token", cb);
     panel.on("change:_predictions", cb); // never changes: not registered
-    model.set("_maps", maps);
+    model.set("_maps", []);
     model.set("hovered_token", 2);
     expect(calls).toBe(2);
     panel.off("change:_attention_map", cb);
-    model.set("_maps", maps);
+    model.set("_maps", []);
     expect(calls).toBe(2);
     panel.off(null, cb);
-    model.set("_maps_info", []);
     model.set("hovered_token", 1);
     expect(calls).toBe(2);
     expect([...handlers.values()].every((set) => set.size === 0)).toBe(true);
-    expect(sourceTrait("_attention_map_info")).toBe("_maps_info");
+    expect(sourceTrait("_attention_map")).toBe("_maps");
     expect(sourceTrait("neuron_k")).toBeNull();
   });
 
   it("lets a Selection on one panel drive the shared selection", () => {
     const { model, sent } = fakeModel(state());
-    const a = new Selection(new PanelModel(model, 0));
-    const b = new Selection(new PanelModel(model, 1));
+    const lifetime = new Lifetime();
+    const a = new Selection(new PanelModel(model, 0), lifetime);
+    const b = new Selection(new PanelModel(model, 1), lifetime);
     a.selectHead(0, 1, "head-diff");
     expect([b.layer, b.head]).toEqual([0, 1]);
     expect(sent).toEqual([{ kind: "select", source: "head-diff", layer: 0, head: 1, token: -1 }]);
@@ -101,7 +104,6 @@ describe("PanelModel", () => {
     // Only the selection is writable through a panel.
     new PanelModel(model, 0).set("_tokens", []);
     expect(model.get("_tokens")).toHaveLength(2);
-    a.dispose();
-    b.dispose();
+    lifetime.end();
   });
 });

@@ -12,7 +12,6 @@ const SHARED = new Set<keyof WidgetTraits>(["layer", "head", "token", "hovered_t
 /** Per-prompt traits → the compare trait whose list holds them. */
 const PER_PROMPT: Partial<Record<keyof WidgetTraits, keyof CompareTraits>> = {
   _attention_map: "_maps",
-  _attention_map_info: "_maps_info",
   _thumbnails: "_thumbnails",
   _tokens: "_tokens",
   _info: "_info",
@@ -45,9 +44,9 @@ export class PanelModel implements AnyModel<WidgetTraits> {
       seq_len: c.seq_lens[index],
       is_causal: c.is_causal,
       thumbnail_size: c.thumbnail_sizes[index],
-      stat_names: [],
-      stat_labels: [],
       neuron_widths: {},
+      scores: [],
+      layer_stats: [],
     };
     this.widget_manager = parent.widget_manager as AnyModel<WidgetTraits>["widget_manager"];
     if ("isStatic" in parent) Object.defineProperty(this, "isStatic", { value: true });
@@ -68,21 +67,25 @@ export class PanelModel implements AnyModel<WidgetTraits> {
         case "_thumbnails":
           return p.get("_thumbnails")[i] ?? EMPTY;
         case "_attention_map":
-          return p.get("_maps")[i] ?? EMPTY;
-        case "_attention_map_info":
-          return p.get("_maps_info")[i] ?? {};
+          return p.get("_maps")[i] ?? {};
         case "_predictions":
-          return [];
-        case "_stats":
-        case "_neurons":
-        case "_prediction_probs":
+          return { info: { k: 0 }, tokens: [], data: EMPTY };
+        case "_lens":
+          return { info: { position: -1, k: 0 }, tokens: [], data: EMPTY };
+        case "_head_scores":
           return EMPTY as Bytes;
-        case "_neurons_info":
+        case "_neurons":
+        case "_map_window":
           return {};
+        case "map_window":
+          // No kernel-side windows for panels: the heatmap zooms its own map without asking for detail.
+          return undefined;
         case "neuron_kind":
           return "residual";
         case "neuron_k":
           return 0;
+        case "head_score":
+          return "none";
         default:
           return p.get(key as keyof CompareTraits);
       }
@@ -100,8 +103,7 @@ export class PanelModel implements AnyModel<WidgetTraits> {
     if (!name) return;
     let byEvent = this.wrapped.get(callback);
     if (!byEvent) this.wrapped.set(callback, (byEvent = new Map()));
-    // Two panel traits can map to one compare trait (_attention_map, _attention_map_info): one handler
-    // per panel event, each registered on the compare model.
+    // One handler per panel event, each registered on the compare model.
     const handler: Handler = (...args) => callback(...args);
     byEvent.set(eventName, handler);
     this.parent.on(`change:${String(name)}`, handler);
