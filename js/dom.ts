@@ -1,6 +1,4 @@
 // Small DOM helpers. Text only ever goes in through textContent (token text can be anything).
-import { labelStep } from "./layout";
-
 export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K, className?: string, text?: string, attrs?: Record<string, string>,
 ): HTMLElementTagNameMap[K] {
@@ -18,40 +16,6 @@ export function canvas(className: string, layer?: "base" | "overlay"): HTMLCanva
 }
 
 /** Size a canvas's backing store to its CSS box × devicePixelRatio; returns a context in CSS pixels. */
-/**
- * A layers × heads grid: head numbers above, layer numbers on the left, and a box (with base and overlay
- * canvases) that is exactly its cells, `cell` CSS pixels each. Used by the head grid and the head-diff view.
- */
-export function layerHeadFrame(
-  layers: number, heads: number, cell: number, testid: string, baseClass = "aw-layer",
-): { frame: HTMLDivElement; box: HTMLDivElement; base: HTMLCanvasElement; overlay: HTMLCanvasElement } {
-  const frame = el("div", "aw-grid-frame");
-  frame.style.gridTemplateColumns = `auto ${heads * cell}px`;
-  const headLabels = el("div", "aw-grid-head-labels");
-  const layerLabels = el("div", "aw-grid-layer-labels");
-  const headStep = labelStep(cell, 14);
-  for (let h = 0; h < heads; h++) {
-    const label = el("span", "aw-axis-label", h % headStep === 0 ? String(h) : "");
-    label.style.width = `${cell}px`;
-    headLabels.append(label);
-  }
-  const layerStep = labelStep(cell, 12);
-  for (let l = 0; l < layers; l++) {
-    const label = el("span", "aw-axis-label", l % layerStep === 0 ? String(l) : "");
-    label.style.height = `${cell}px`;
-    label.style.lineHeight = `${cell}px`;
-    layerLabels.append(label);
-  }
-  const box = el("div", "aw-box", undefined, { "data-testid": testid });
-  box.style.width = `${heads * cell}px`;
-  box.style.height = `${layers * cell}px`;
-  const base = canvas(baseClass, "base");
-  const overlay = canvas("aw-layer", "overlay");
-  box.append(base, overlay);
-  frame.append(el("span", "aw-corner", "L\\H"), headLabels, layerLabels, box);
-  return { frame, box, base, overlay };
-}
-
 export function fitCanvas(c: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D | null {
   const dpr = window.devicePixelRatio || 1;
   const w = Math.max(1, Math.round(width * dpr));
@@ -67,13 +31,25 @@ export function devicePixels(cssPixels: number): number {
   return Math.max(1, Math.round(cssPixels * (window.devicePixelRatio || 1)));
 }
 
+/** Where a pointer event is over `target`: (x, y) from its top-left corner, and its size (CSS pixels). */
+export function pointIn(target: Element, event: MouseEvent): { x: number; y: number; width: number; height: number } {
+  const rect = target.getBoundingClientRect();
+  return { x: event.clientX - rect.left, y: event.clientY - rect.top, width: rect.width, height: rect.height };
+}
+
 /** A tooltip inside `host` (which must be positioned); lines are set as text. */
 export class Tooltip {
   readonly node = el("div", "aw-tooltip", undefined, { role: "tooltip" });
 
-  constructor(host: HTMLElement) {
+  constructor(private readonly host: HTMLElement) {
     this.node.hidden = true;
     host.append(this.node);
+  }
+
+  /** Show `lines` beside the pointer of `event`. */
+  showAt(lines: string[], event: MouseEvent): void {
+    const at = pointIn(this.host, event);
+    this.show(lines, at.x, at.y, at.width);
   }
 
   show(lines: string[], x: number, y: number, hostWidth: number): void {

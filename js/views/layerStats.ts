@@ -1,25 +1,22 @@
 // Per layer (rows, equal heights over the whole data-testid="layer-stats" box) and head: one small matrix
-// per statistic, side by side. A click selects the row's layer, and on a matrix cell that head too.
-import { cssColor, formatWeight, lutIndex } from "../color";
+// per score of `_info.layer_stats` (peak weight, entropy, first- and previous-token attention), side by
+// side, each with its legend below. A click selects the row's layer, and on a matrix cell that head too.
+import { cssColor, formatWeight, packedCss, rangeTicks } from "../color";
 import * as data from "../data";
-import { Tooltip, canvas, el, fitCanvas } from "../dom";
+import { Tooltip, canvas, el, fitCanvas, pointIn } from "../dom";
 import { labelStep, statsCellAt, statsGeometry } from "../layout";
+import { scoreColour, scoreRange } from "../scores";
+import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
 
-const SHORT_TITLES: Record<string, string> = {
-  peak: "peak weight",
-  entropy: "entropy",
-  first: "→ first token",
-  previous: "→ previous token",
-};
-
-export function createLayerStats({ model, selection, theme }: ViewContext): View {
+export function createLayerStats({ model, selection, theme, lifetime }: ViewContext): View {
   const info = data.info(model);
   const layers = info.num_layers;
   const heads = info.num_heads;
-  const names = info.stat_names;
-  const panels = names.length;
+  const shown = () => info.layer_stats.map((name) => data.score(model, name)).filter((s) => s !== null);
+  const panels = info.layer_stats.length;
   const g = statsGeometry(layers, heads, panels);
+  const panelWidth = heads * g.cellWidth;
 
   const root = el("section", "aw-panel aw-stats-panel");
   const header = el("div", "aw-panel-header");
@@ -28,11 +25,19 @@ export function createLayerStats({ model, selection, theme }: ViewContext): View
   frame.style.gridTemplateColumns = `auto ${g.width}px`;
   const titles = el("div", "aw-stats-titles");
   titles.style.width = `${g.width}px`;
-  names.forEach((name, p) => {
-    const t = el("span", "aw-stats-title", SHORT_TITLES[name] ?? name, { title: info.stat_labels[p] ?? name });
-    t.style.left = `${p * (heads * g.cellWidth + g.gap)}px`;
-    t.style.width = `${heads * g.cellWidth}px`;
+  const legends = el("div", "aw-stats-legends");
+  legends.style.width = `${g.width}px`;
+  legends.style.gap = `${g.gap}px`;
+  const panelLegends = info.layer_stats.map((name, p) => {
+    const s = (info.scores ?? []).find((x) => x.name === name);
+    const t = el("span", "aw-stats-title", s?.title ?? name, { title: s?.label ?? name });
+    t.style.left = `${p * (panelWidth + g.gap)}px`;
+    t.style.width = `${panelWidth}px`;
     titles.append(t);
+    const legend = createLegend({ width: panelWidth, minWidth: Math.min(120, panelWidth), testid: `layer-stats-legend-${name}` });
+    legend.root.style.width = `${panelWidth}px`;
+    legends.append(legend.root);
+    return legend;
   });
   const layerLabels = el("div", "aw-grid-layer-labels");
   const step = labelStep(g.rowHeight, 12);
@@ -48,36 +53,30 @@ export function createLayerStats({ model, selection, theme }: ViewContext): View
   const base = canvas("aw-layer", "base");
   const overlay = canvas("aw-layer", "overlay");
   box.append(base, overlay);
-  frame.append(el("span"), titles, layerLabels, box);
+  frame.append(el("span"), titles, layerLabels, box, el("span"), legends);
   root.append(header, frame);
   const tooltip = new Tooltip(frame);
   let hoverLayer = -1;
 
-  const value = (values: Float32Array, p: number, l: number, h: number) => values[(p * layers + l) * heads + h];
-
   const paintBase = () => {
-    const values = data.stats(model);
+    const stats = shown();
     const c = fitCanvas(base, g.width, g.height);
-    if (!c || values.length < panels * layers * heads) return;
+    if (!c || stats.length < panels) return;
     const t = theme();
     c.clearRect(0, 0, g.width, g.height);
-    for (let p = 0; p < panels; p++) {
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (let i = p * layers * heads; i < (p + 1) * layers * heads; i++) {
-        lo = Math.min(lo, values[i]);
-        hi = Math.max(hi, values[i]);
-      }
-      const x0 = p * (heads * g.cellWidth + g.gap);
+    stats.forEach((s, p) => {
+      // Each panel spans its own values (so that differences between heads show); its legend says which.
+      const range = scoreRange(false, s.values);
+      const colours = { ...s, range, ascending: false };
+      const x0 = p * (panelWidth + g.gap);
       for (let l = 0; l < layers; l++) {
         for (let h = 0; h < heads; h++) {
-          const v = hi > lo ? (value(values, p, l, h) - lo) / (hi - lo) : 0.5;
-          const packed = t.sequential[lutIndex(v)];
-          c.fillStyle = `rgb(${packed & 255},${(packed >>> 8) & 255},${(packed >>> 16) & 255})`;
+          c.fillStyle = packedCss(scoreColour(colours, l * heads + h, t.sequential, t.masked));
           c.fillRect(x0 + h * g.cellWidth, l * g.rowHeight, g.cellWidth - (g.cellWidth > 8 ? 1 : 0), g.rowHeight - (g.rowHeight > 8 ? 1 : 0));
         }
       }
-    }
+      panelLegends[p].paint(t, { lut: t.sequential, ticks: rangeTicks(...range) });
+    });
   };
 
   const paintOverlay = () => {
@@ -92,61 +91,48 @@ export function createLayerStats({ model, selection, theme }: ViewContext): View
     c.strokeStyle = cssColor(t.accent);
     c.lineWidth = 2;
     for (let p = 0; p < panels; p++) {
-      const x0 = p * (heads * g.cellWidth + g.gap);
-      c.strokeRect(x0 + 1, selection.layer * g.rowHeight + 1, heads * g.cellWidth - 2, g.rowHeight - 2);
+      const x0 = p * (panelWidth + g.gap);
+      c.strokeRect(x0 + 1, selection.layer * g.rowHeight + 1, panelWidth - 2, g.rowHeight - 2);
       c.strokeRect(x0 + selection.head * g.cellWidth, selection.layer * g.rowHeight, g.cellWidth, g.rowHeight);
     }
   };
 
   const hitAt = (event: MouseEvent) => {
-    const rect = box.getBoundingClientRect();
-    return statsCellAt(event.clientX - rect.left, event.clientY - rect.top, rect.height, layers, heads, panels, g.cellWidth, g.gap);
-  };
-  const onMove = (event: MouseEvent) => {
-    const hit = hitAt(event);
-    if (!hit) return onLeave();
-    hoverLayer = hit.layer;
-    paintOverlay();
-    const values = data.stats(model);
-    const lines = [hit.head >= 0 ? `layer ${hit.layer} · head ${hit.head}` : `layer ${hit.layer} (mean over heads)`];
-    names.forEach((name, p) => {
-      let v = 0;
-      if (hit.head >= 0) v = value(values, p, hit.layer, hit.head);
-      else for (let h = 0; h < heads; h++) v += value(values, p, hit.layer, h) / heads;
-      lines.push(`${info.stat_labels[p] ?? name}: ${formatWeight(v)}`);
-    });
-    const frameRect = frame.getBoundingClientRect();
-    tooltip.show(lines, event.clientX - frameRect.left, event.clientY - frameRect.top, frameRect.width);
+    const p = pointIn(box, event);
+    return statsCellAt(p.x, p.y, p.height, layers, heads, panels, g.cellWidth, g.gap);
   };
   const onLeave = () => {
     hoverLayer = -1;
     tooltip.hide();
     paintOverlay();
   };
-  const onClick = (event: MouseEvent) => {
+  lifetime.listen(box, "mousemove", (event) => {
+    const hit = hitAt(event);
+    if (!hit) return onLeave();
+    hoverLayer = hit.layer;
+    paintOverlay();
+    const lines = [hit.head >= 0 ? `layer ${hit.layer} · head ${hit.head}` : `layer ${hit.layer} (mean over heads)`];
+    for (const s of shown()) {
+      let v = 0;
+      if (hit.head >= 0) v = s.values[hit.layer * heads + hit.head];
+      else for (let h = 0; h < heads; h++) v += s.values[hit.layer * heads + h] / heads;
+      lines.push(`${s.label}: ${Number.isNaN(v) ? "undefined" : formatWeight(v)}`);
+    }
+    tooltip.showAt(lines, event);
+  });
+  lifetime.listen(box, "mouseleave", onLeave);
+  lifetime.listen(box, "click", (event) => {
     const hit = hitAt(event);
     if (!hit) return;
     if (hit.head >= 0) selection.selectHead(hit.layer, hit.head, "layer-stats");
     else selection.selectLayer(hit.layer, "layer-stats");
-  };
-  box.addEventListener("mousemove", onMove);
-  box.addEventListener("mouseleave", onLeave);
-  box.addEventListener("click", onClick);
+  });
 
-  selection.on(["_stats"], paintBase);
+  selection.on(["_head_scores"], paintBase);
   selection.on(["layer", "head"], paintOverlay);
   const repaint = () => {
     paintBase();
     paintOverlay();
   };
-
-  return {
-    root,
-    repaint,
-    dispose() {
-      box.removeEventListener("mousemove", onMove);
-      box.removeEventListener("mouseleave", onLeave);
-      box.removeEventListener("click", onClick);
-    },
-  };
+  return { name: "layer-stats", root, repaint };
 }

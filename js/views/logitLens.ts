@@ -2,10 +2,11 @@
 // embeddings (top) and the output of each layer, and whose columns are the top-k next tokens predicted from
 // that row of the residual stream (final norm + unembedding), each cell shaded by its probability. Python
 // computes the rows when the position changes (`_lens_*` traits); text goes in through textContent only.
-import { cssColor } from "../color";
+import { cssColor, tintLut } from "../color";
 import * as data from "../data";
 import { el } from "../dom";
-import { formatProb, lensRowLabel, lensRowTitle, lensStatus, probShade, visibleToken } from "../lens";
+import { LENS_SHADE, formatProb, lensLegendTicks, lensRowLabel, lensRowTitle, lensStatus, probShade } from "../lens";
+import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
 
 export function createLogitLens({ model, selection, theme }: ViewContext): View {
@@ -26,39 +27,34 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
     "aw-hint aw-lens-foot",
     "rows: embeddings (top), then each layer's output, through the final norm and unembedding; the last row is the model's prediction",
   );
-  root.append(header, box, foot);
+  const legend = createLegend({ width: 220, testid: "lens-legend" });
+  root.append(header, box, legend.root, foot);
 
   const isStatic = Boolean((model as unknown as { isStatic?: boolean }).isStatic);
   const texts = data.tokens(model);
   let cells: { cell: HTMLTableCellElement; p: number }[] = [];
 
-  const complete = (): boolean => {
-    const info = model.get("_lens_info");
-    const rows = model.get("_lens_tokens") ?? [];
-    const k = info?.k ?? 0;
-    return rows.length > 0 && k > 0 && data.lensProbs(model).length === rows.length * k && rows.every((r) => r.length === k);
-  };
 
   const shade = () => {
-    const accent = theme().accent;
+    const t = theme();
     for (const { cell, p } of cells) {
-      const alpha = probShade(p, 0.55);
-      cell.style.backgroundColor = alpha > 0.01 ? cssColor(accent, alpha) : "";
+      const alpha = probShade(p, LENS_SHADE);
+      cell.style.backgroundColor = alpha > 0.01 ? cssColor(t.accent, alpha) : "";
     }
+    legend.root.hidden = cells.length === 0;
+    if (cells.length) legend.paint(t, { lut: tintLut(t.accent, t.bg, LENS_SHADE), ticks: lensLegendTicks(), note: "cell shade: probability" });
   };
 
   // Rebuild the rows from the data traits (when Python sends a new position).
   const build = () => {
-    const info = model.get("_lens_info");
-    const rows = model.get("_lens_tokens") ?? [];
+    const lens = data.lens(model);
     head.replaceChildren();
     body.replaceChildren();
     cells = [];
-    box.dataset.position = String(info?.position ?? -1);
+    box.dataset.position = String(lens.info.position);
     box.dataset.rows = "0";
-    if (!complete()) return;
-    const k = info.k;
-    const probs = data.lensProbs(model);
+    if (!lens.complete) return;
+    const { k, tokens: rows, probs } = lens;
     const headRow = el("tr");
     headRow.append(el("th", "aw-lens-corner", "layer"));
     for (let j = 0; j < k; j++) headRow.append(el("th", "aw-lens-rank", j === 0 ? "top 1" : String(j + 1)));
@@ -70,7 +66,7 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
         const p = probs[r * k + j];
         const cell = el("td", "aw-lens-cell", undefined, { title: `“${text}” ${formatProb(p)} (${lensRowTitle(r, rows.length)})` });
         const inner = el("div", "aw-lens-inner");
-        inner.append(el("span", "aw-lens-tok", visibleToken(text)), el("span", "aw-lens-p", formatProb(p)));
+        inner.append(el("span", "aw-lens-tok", text), el("span", "aw-lens-p", formatProb(p)));
         cell.append(inner);
         tr.append(cell);
         cells.push({ cell, p });
@@ -83,15 +79,15 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
 
   // Header and empty/stale state (on every hover: cheap, no rebuild).
   const update = () => {
-    const info = model.get("_lens_info");
-    const shown = info?.position ?? -1;
+    const lens = data.lens(model);
+    const shown = lens.info.position;
     const s = lensStatus({
       pinned: selection.token,
       hovered: selection.hovered,
       shown,
-      complete: complete(),
+      complete: lens.complete,
       isStatic,
-      unavailable: info?.unavailable,
+      unavailable: lens.info.unavailable,
     });
     table.hidden = s.mode !== "table";
     empty.hidden = s.mode === "table";
@@ -107,13 +103,9 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
     build();
     update();
   };
-  selection.on(["_lens_tokens", "_lens_probs", "_lens_info"], refresh);
+  selection.on(["_lens"], refresh);
   selection.on(["token", "hovered_token"], update);
   refresh();
 
-  return {
-    root,
-    repaint: shade,
-    dispose() {},
-  };
+  return { name: "logit-lens", root, repaint: shade };
 }

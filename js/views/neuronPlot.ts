@@ -1,11 +1,12 @@
 // The selected layer's most variable neurons (rows, most variable first) across tokens (columns), in
 // diverging colours with each row scaled to its own largest |value|. data-testid="neuron-plot" is the plot.
-import { cssColor, divergingIntensities } from "../color";
+import { cssColor, divergingLevels, formatWeight, rowMaxAbs } from "../color";
 import * as data from "../data";
-import { Tooltip, canvas, devicePixels, el, fitCanvas, onResize } from "../dom";
+import { Tooltip, canvas, devicePixels, el, fitCanvas, onResize, pointIn } from "../dom";
 import { cellAt, labelStep } from "../layout";
 import type { NeuronKind } from "../model";
 import { colorize, putPixels, resampleMaxAbs } from "../raster";
+import { createLegend } from "./legend";
 import { tokenLabel } from "./tokenStrip";
 import type { View, ViewContext } from "./view";
 
@@ -15,7 +16,7 @@ export function rowHeight(k: number): number {
   return Math.max(3, Math.min(16, Math.floor(260 / k)));
 }
 
-export function createNeuronPlot({ model, selection, theme }: ViewContext): View {
+export function createNeuronPlot({ model, selection, theme, lifetime }: ViewContext): View {
   const info = data.info(model);
   const texts = data.tokens(model);
   const seq = info.seq_len;
@@ -44,11 +45,19 @@ export function createNeuronPlot({ model, selection, theme }: ViewContext): View
   const overlay = canvas("aw-layer", "overlay");
   box.append(base, overlay);
   frame.append(yAxis, box);
-  root.append(header, frame);
+  const legend = createLegend({ width: 220, testid: "neuron-legend" });
+  root.append(header, frame, legend.root);
   const tooltip = new Tooltip(frame);
 
   let width = 0;
   let height = 0;
+  // Each row's colour scale (its largest |value| after the first token), per neurons object.
+  const scales = new WeakMap<Float32Array, Float32Array>();
+  const rowScales = (neurons: data.DecodedNeurons) => {
+    let out = scales.get(neurons.values);
+    if (!out) scales.set(neurons.values, (out = rowMaxAbs(neurons.values, neurons.info.k, seq, true)));
+    return out;
+  };
 
   const paintBase = () => {
     const neurons = data.neurons(model);
@@ -64,7 +73,14 @@ export function createNeuronPlot({ model, selection, theme }: ViewContext): View
     const t = theme();
     const columns = Math.min(seq, devicePixels(width));
     const values = resampleMaxAbs(neurons.values, k, seq, k, columns);
-    putPixels(base, colorize(divergingIntensities(values, k, columns, true), t.diverging, t.masked), columns, k);
+    putPixels(base, colorize(divergingLevels(values, k, columns, { skipFirstColumn: true }), t.diverging, t.masked), columns, k);
+    const ends = rowScales(neurons);
+    const [lo, hi] = [Math.min(...ends), Math.max(...ends)];
+    legend.paint(t, {
+      lut: t.diverging,
+      ticks: [{ at: 0, label: "−row max" }, { at: 0.5, label: "0" }, { at: 1, label: "+row max" }],
+      note: `each row scaled to its own largest |value| after the first token (row maxima ${formatWeight(lo)} to ${formatWeight(hi)}; hover for values)`,
+    });
     const y = fitCanvas(yAxis, Y_AXIS, height);
     if (!y) return;
     y.clearRect(0, 0, Y_AXIS, height);
@@ -98,62 +114,47 @@ export function createNeuronPlot({ model, selection, theme }: ViewContext): View
 
   const hitAt = (event: MouseEvent) => {
     const neurons = data.neurons(model);
-    const rect = box.getBoundingClientRect();
-    const hit = neurons && cellAt(event.clientX - rect.left, event.clientY - rect.top, rect.width, rect.height, neurons.info.k, seq);
+    const p = pointIn(box, event);
+    const hit = neurons && cellAt(p.x, p.y, p.width, p.height, neurons.info.k, seq);
     return hit && neurons ? { hit, neurons } : null;
-  };
-  const onMove = (event: MouseEvent) => {
-    const found = hitAt(event);
-    if (!found) return onLeave();
-    const { hit, neurons } = found;
-    selection.hover(hit.col);
-    const value = neurons.values[hit.row * seq + hit.col];
-    const frameRect = frame.getBoundingClientRect();
-    tooltip.show(
-      [`neuron ${neurons.info.indices[hit.row]} (${neurons.info.kind}, layer ${neurons.info.layer})`,
-        tokenLabel(hit.col, texts[hit.col]), `value ${value.toPrecision(4)}`],
-      event.clientX - frameRect.left, event.clientY - frameRect.top, frameRect.width,
-    );
   };
   const onLeave = () => {
     tooltip.hide();
     selection.hover(-1);
   };
-  const onClick = (event: MouseEvent) => {
+  lifetime.listen(box, "mousemove", (event) => {
+    const found = hitAt(event);
+    if (!found) return onLeave();
+    const { hit, neurons } = found;
+    selection.hover(hit.col);
+    const value = neurons.values[hit.row * seq + hit.col];
+    tooltip.showAt(
+      [`neuron ${neurons.info.indices[hit.row]} (${neurons.info.kind}, layer ${neurons.info.layer})`,
+        tokenLabel(hit.col, texts[hit.col]),
+        `value ${value.toPrecision(4)} (row scale ±${formatWeight(rowScales(neurons)[hit.row])})`],
+      event,
+    );
+  });
+  lifetime.listen(box, "mouseleave", onLeave);
+  lifetime.listen(box, "click", (event) => {
     const found = hitAt(event);
     if (found) selection.pin(found.hit.col === selection.token ? -1 : found.hit.col, "neuron-plot");
-  };
-  const onKind = () => selection.setTrait("neuron_kind", kindSelect.value as NeuronKind);
-  const onK = () => {
+  });
+  lifetime.listen(kindSelect, "change", () => selection.setTrait("neuron_kind", kindSelect.value as NeuronKind));
+  lifetime.listen(kInput, "change", () => {
     const k = Math.round(Number(kInput.value));
     if (Number.isFinite(k) && k >= 1 && k <= kMax && k !== model.get("neuron_k")) selection.setTrait("neuron_k", k);
-  };
-  box.addEventListener("mousemove", onMove);
-  box.addEventListener("mouseleave", onLeave);
-  box.addEventListener("click", onClick);
-  kindSelect.addEventListener("change", onKind);
-  kInput.addEventListener("change", onK);
+  });
 
   const repaint = () => {
     paintBase();
     paintOverlay();
   };
-  selection.on(["_neurons", "_neurons_info", "neuron_kind", "neuron_k"], repaint);
+  selection.on(["_neurons", "neuron_kind", "neuron_k"], repaint);
   selection.on(["hovered_token", "token"], paintOverlay);
-  const stopResize = onResize(box, () => {
+  lifetime.add(onResize(box, () => {
     if (Math.floor(box.getBoundingClientRect().width) !== width) repaint();
-  });
+  }));
 
-  return {
-    root,
-    repaint,
-    dispose() {
-      stopResize();
-      box.removeEventListener("mousemove", onMove);
-      box.removeEventListener("mouseleave", onLeave);
-      box.removeEventListener("click", onClick);
-      kindSelect.removeEventListener("change", onKind);
-      kInput.removeEventListener("change", onK);
-    },
-  };
+  return { name: "neuron-plot", root, repaint };
 }

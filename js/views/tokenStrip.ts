@@ -1,23 +1,31 @@
 // The prompt's tokens as text. Hover highlights a token everywhere, click pins it (the `token` trait).
-import { cssColor, formatWeight } from "../color";
+// With a token pinned, each token is tinted by how much the pinned one attends to it (the shown head), and
+// a legend says how much each tint is.
+import { cssColor, formatWeight, legendTicks, tintLut } from "../color";
 import * as data from "../data";
 import { binOf } from "../decode";
 import { el } from "../dom";
 import { nearestScroll } from "../layout";
+import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
+
+/** Opacity of the tint of the token the pinned one attends to most; the others: √(w / max) of it. */
+const TINT = 0.75;
 
 export function tokenLabel(index: number, text: string): string {
   return `#${index} “${text}”`;
 }
 
-export function createTokenStrip({ model, selection, theme }: ViewContext): View {
+export function createTokenStrip({ model, selection, theme, lifetime }: ViewContext): View {
   const root = el("section", "aw-panel aw-tokens");
   const header = el("div", "aw-panel-header");
   const title = el("h3", "aw-title", "Tokens");
   const readout = el("span", "aw-readout");
   header.append(title, readout);
   const strip = el("div", "aw-strip", undefined, { "data-testid": "token-strip" });
-  root.append(header, strip);
+  const legend = createLegend({ width: 220, testid: "token-tint-legend" });
+  legend.root.hidden = true;
+  root.append(header, strip, legend.root);
 
   const texts = data.tokens(model);
   const spans: HTMLSpanElement[] = texts.map((text, index) => {
@@ -44,16 +52,18 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
     return node ? Number(node.getAttribute("data-token-index")) : -1;
   };
 
+  // The pinned query's attention row over the tokens, while the strip is tinted by it.
+  let tintRow: { head: string; weight(j: number): number; max: number } | null = null;
+
   const describe = (index: number): string => {
     if (index < 0) return "hover a token; click pins it";
     const parts = [tokenLabel(index, texts[index])];
-    const predictions = model.get("_predictions");
-    const probs = data.predictionProbs(model);
-    const row = predictions[index];
+    const { tokens: next, probs, k } = data.predictions(model);
+    const row = next[index];
     if (row && row.length) {
-      const k = row.length;
       parts.push(`next: ${row.map((t, j) => `“${t}” ${formatWeight(probs[index * k + j] ?? 0)}`).join(", ")}`);
     }
+    if (tintRow && index !== pinned) parts.push(`#${pinned} attends ${formatWeight(tintRow.weight(index))} (${tintRow.head})`);
     return parts.join(" · ");
   };
 
@@ -73,14 +83,14 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
   };
 
   // The pinned query's attention over the prompt, from the head the heatmap shows at full resolution.
-  let tinted = false;
   const tint = () => {
     const map = data.attentionMap(model);
     const shown = selection.shownHead;
     const usable = map && pinned >= 0 && map.info.layer === shown.layer && map.info.head === shown.head;
     if (!usable) {
-      if (tinted) for (const span of spans) span.style.backgroundColor = "";
-      tinted = false;
+      if (tintRow) for (const span of spans) span.style.backgroundColor = "";
+      tintRow = null;
+      legend.root.hidden = true;
       return;
     }
     const n = map.info.size;
@@ -88,13 +98,20 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
     const row = binOf(pinned, seq, n) * n;
     let max = 0;
     for (let c = 0; c < n; c++) max = Math.max(max, map.weights[row + c]);
-    const accent = theme().accent;
+    const weight = (j: number) => map.weights[row + binOf(j, seq, n)];
+    const t = theme();
     spans.forEach((span, j) => {
-      const w = map.weights[row + binOf(j, seq, n)];
-      const alpha = max > 0 ? Math.sqrt(w / max) * 0.75 : 0;
-      span.style.backgroundColor = alpha > 0.02 ? cssColor(accent, Math.round(alpha * 100) / 100) : "";
+      const alpha = max > 0 ? Math.sqrt(weight(j) / max) * TINT : 0;
+      span.style.backgroundColor = alpha > 0.02 ? cssColor(t.accent, Math.round(alpha * 100) / 100) : "";
     });
-    tinted = true;
+    const head = `layer ${shown.layer} · head ${shown.head}${map.info.pooled ? ", max-pooled" : ""}`;
+    tintRow = { head, weight, max };
+    legend.root.hidden = false;
+    legend.paint(t, {
+      lut: tintLut(t.accent, t.bg, TINT),
+      ticks: legendTicks("gamma", max),
+      note: `tint: attention of the pinned token #${pinned} (${head}), square root`,
+    });
   };
 
   const setPinned = () => {
@@ -105,46 +122,36 @@ export function createTokenStrip({ model, selection, theme }: ViewContext): View
       span.classList.add("is-pinned");
       if (!pointerInside) reveal(pinned);
     }
-    updateReadout();
     tint();
+    updateReadout();
   };
 
-  const onOver = (event: MouseEvent) => {
+  lifetime.listen(strip, "mouseover", (event) => {
     const index = indexOf(event.target);
     if (index >= 0) selection.hover(index);
-  };
-  const onEnter = () => {
+  });
+  lifetime.listen(strip, "mouseenter", () => {
     pointerInside = true;
-  };
-  const onLeave = () => {
+  });
+  lifetime.listen(strip, "mouseleave", () => {
     pointerInside = false;
     selection.hover(-1);
-  };
-  const onClick = (event: MouseEvent) => {
+  });
+  lifetime.listen(strip, "click", (event) => {
     const index = indexOf(event.target);
     if (index >= 0) selection.pin(index === selection.token ? -1 : index, "token-strip");
-  };
-  strip.addEventListener("mouseover", onOver);
-  strip.addEventListener("mouseenter", onEnter);
-  strip.addEventListener("mouseleave", onLeave);
-  strip.addEventListener("click", onClick);
+  });
 
+  const repaint = () => {
+    tint();
+    updateReadout();
+  };
   selection.on(["hovered_token"], setHovered);
   selection.on(["token"], setPinned);
-  selection.on(["_attention_map", "layer", "head"], tint);
-  selection.onPreview(tint);
+  selection.on(["_attention_map", "layer", "head"], repaint);
+  selection.onPreview(repaint);
   setHovered();
   setPinned();
-  updateReadout();
 
-  return {
-    root,
-    repaint: tint,
-    dispose() {
-      strip.removeEventListener("mouseover", onOver);
-      strip.removeEventListener("mouseenter", onEnter);
-      strip.removeEventListener("mouseleave", onLeave);
-      strip.removeEventListener("click", onClick);
-    },
-  };
+  return { name: "token-strip", root, repaint };
 }
