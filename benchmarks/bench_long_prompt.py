@@ -89,14 +89,24 @@ async ([windowInfo, windowBytes]) => {
   const span = wq1 - wq0;
   model.set("map_window", [wq0, wq1, wk0, wk1]);
   const s = performance.now();
-  model.set("_map_window_info", windowInfo);
-  model.set("_map_window", bytes);
+  model.set("_map_window", { info: windowInfo, data: bytes });
   document.body.getBoundingClientRect();
   const arrive = performance.now() - s;
   return { decode: t1 - t0, paintSync: t2 - t1, paintFrame: t3 - t1, hover, stripHover, wheel, zoomed,
            arrive, detail: box.dataset.detail, span };
 }
 """
+
+
+def bytes_in(value: Any) -> int:
+    """Bytes of binary data in a trait value (bytes may sit inside {info, data} dicts and lists)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(bytes_in(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(bytes_in(v) for v in value)
+    return 0
 
 
 def main() -> None:
@@ -124,7 +134,7 @@ def main() -> None:
     widget = AttentionWidget(result, layer=4, head=0)
     build_s = time.perf_counter() - start
     state = widget.state_for_export()
-    largest = max((len(v), k) for k, v in state.items() if isinstance(v, bytes))
+    largest = max((bytes_in(v), k) for k, v in state.items())
 
     seq = result.seq_len
     shape = f"{result.num_layers} x {result.num_heads} heads"
@@ -143,10 +153,10 @@ def main() -> None:
     c = seq // 2
     windows = [[c, c + 256, c - 300, c - 44], [c + 32, c + 288, c - 268, c - 12], [0, seq // 2, 0, seq // 2]]
     times = [request(w) for w in windows]
-    info = widget._map_window_info
+    info, window_bytes = widget._map_window["info"], len(widget._map_window["data"])
     print(
         f"window request, selected head  {times[0]:6.1f} ms (256²), pan {times[1]:.1f} ms, "
-        f"{seq // 2}² → {info['rows']}² pooled {times[2]:.1f} ms; message {len(widget._map_window) / MIB:.2f} MiB"
+        f"{seq // 2}² → {info['rows']}² pooled {times[2]:.1f} ms; message {window_bytes / MIB:.2f} MiB"
     )
     s = time.perf_counter()
     widget.set_state({"head": 3})

@@ -46,6 +46,17 @@ def state_json(state: dict[str, Any]) -> str:
     return json_for_script(state)
 
 
+def revive_bytes(value: Any) -> Any:
+    """The inverse of `state_json`'s encoding: {"$bytes": base64} (at any depth) back to bytes."""
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"}:
+            return base64.b64decode(value["$bytes"])
+        return {k: revive_bytes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revive_bytes(v) for v in value]
+    return value
+
+
 def page_html(state: dict[str, Any], width: int = 900, dark: bool = False) -> str:
     """A page that imports the bundle from an inline copy (nothing from the network) and exposes
     `window.attnwidget` = the bundle's exports and `window.widgetState` = the raw state."""
@@ -120,10 +131,11 @@ async () => {
     strip.push(performance.now() - s);
   }
   // A head switch in the browser: new map bytes arrive (a fresh copy, so nothing is cached), decode + paint.
-  const bytes = model.get("_attention_map");
+  const sent = model.get("_attention_map");
+  const bytes = sent.data;
   const copy = new DataView(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const s = performance.now();
-  model.set("_attention_map", copy);
+  model.set("_attention_map", { info: sent.info, data: copy });
   document.body.getBoundingClientRect();
   const redraw = performance.now() - s;
   const views = Object.fromEntries(performance.getEntriesByType("measure")
@@ -177,10 +189,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     if args.state_cache and args.state_cache.exists():
-        state = json.loads(args.state_cache.read_text(encoding="utf-8"))
-        state = {
-            k: base64.b64decode(v["$bytes"]) if isinstance(v, dict) and "$bytes" in v else v for k, v in state.items()
-        }
+        state = revive_bytes(json.loads(args.state_cache.read_text(encoding="utf-8")))
     else:
         state = build_widget(args.tokens, args.model).state_for_export()
         if args.state_cache:

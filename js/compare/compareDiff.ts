@@ -71,7 +71,7 @@ export function createCompareDiff({ model, panels, selections, theme, lifetime }
   }
   const note = el("div", "aw-hint");
   const f = createMapFrame("compare-diff");
-  const legend = createLegend({ width: 240, testid: "compare-diff-legend" });
+  const legend = createLegend({ width: 240, fit: true, testid: "compare-diff-legend" });
   root.append(header, note, f.frame, legend.root);
   const tooltip = new Tooltip(f.frame);
 

@@ -44,7 +44,7 @@ export function createHeadDiff({ model, selections, theme, lifetime }: HeadDiffC
 
   const body = el("div", "aw-head-diff-body");
   const grid = createLayerHeadGrid(layers, heads, "head-diff");
-  const legend = createLegend({ width: 200, minWidth: 140, testid: "head-diff-legend" });
+  const legend = createLegend({ width: 200, testid: "head-diff-legend" });
   const gridColumn = el("div", "aw-head-diff-grid");
   gridColumn.append(grid.frame, legend.root);
 

@@ -20,7 +20,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   const header = el("div", "aw-panel-header");
   header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", "hover: preview · click: select"));
   const grid = createLayerHeadGrid(layers, heads, "head-grid", "aw-layer aw-smooth");
-  const legend = createLegend({ width: 240, minWidth: 160, testid: "head-grid-legend" });
+  const legend = createLegend({ width: 240, testid: "head-grid-legend" });
   root.append(header, grid.frame, legend.root);
   const tooltip = new Tooltip(grid.frame);
 

@@ -34,7 +34,7 @@ export function createLayerStats({ model, selection, theme, lifetime }: ViewCont
     t.style.left = `${p * (panelWidth + g.gap)}px`;
     t.style.width = `${panelWidth}px`;
     titles.append(t);
-    const legend = createLegend({ width: panelWidth, minWidth: Math.min(120, panelWidth), testid: `layer-stats-legend-${name}` });
+    const legend = createLegend({ width: panelWidth, testid: `layer-stats-legend-${name}` });
     legend.root.style.width = `${panelWidth}px`;
     legends.append(legend.root);
     return legend;
