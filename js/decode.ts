@@ -1,4 +1,4 @@
-// Bytes from attnwidget/encode.py → typed arrays. Every layout is described there.
+// Bytes from attnwidget/widgets/encode.py → typed arrays: this file mirrors it (every layout is described there).
 import type { AttentionMapInfo, Bytes } from "./model";
 
 /** A Uint8Array over the same memory (no copy). */

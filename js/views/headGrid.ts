@@ -20,7 +20,10 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   const header = el("div", "aw-panel-header");
   header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", "hover: preview · click: select"));
   const grid = createLayerHeadGrid(layers, heads, "head-grid", "aw-layer aw-smooth");
-  const legend = createLegend({ width: 240, testid: "head-grid-legend" });
+  // As wide as the grid, its note wrapping below the bar: the panel keeps the grid's width.
+  const legendWidth = Math.max(160, heads * grid.cell + 24);
+  const legend = createLegend({ width: legendWidth, testid: "head-grid-legend" });
+  legend.root.style.maxWidth = `${legendWidth}px`;
   root.append(header, grid.frame, legend.root);
   const tooltip = new Tooltip(grid.frame);
 
@@ -46,7 +49,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       legend.paint(t, {
         lut: t.sequential,
         ticks: legendTicks(scale, 1),
-        note: `each head's map (${side}² thumbnail) as a fraction of its own largest weight, ${scale} scale`,
+        note: `each head's map (${side}² thumbnail) as a fraction of its largest weight, ${scale} scale`,
       });
     }
   };

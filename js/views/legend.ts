@@ -34,6 +34,10 @@ export interface LegendContent {
 export interface Legend {
   root: HTMLElement;
   paint(theme: Theme, content: LegendContent): void;
+  /** No colours to explain for a moment (another head previewed): the legend goes blank but keeps its
+   * room, so that nothing below moves under the pointer. `paint` shows it again; to take the legend away
+   * altogether (nothing coloured at all), hide its root. */
+  blank(): void;
 }
 
 export interface LegendOptions {
@@ -55,6 +59,7 @@ export function createLegend({ width = 260, fit = false, minWidth = 120, testid 
   root.append(bar, note);
 
   const paint = (theme: Theme, content: LegendContent) => {
+    root.style.visibility = "";
     note.textContent = content.note ?? "";
     note.hidden = !content.note;
     // The ticks' labels, for tests and for reading without a canvas.
@@ -89,5 +94,9 @@ export function createLegend({ width = 260, fit = false, minWidth = 120, testid 
       ctx.fillText(label.label, label.textX, BAR + 5);
     }
   };
-  return { root, paint };
+  const blank = () => {
+    root.style.visibility = "hidden";
+    root.dataset.ticks = "";
+  };
+  return { root, paint, blank };
 }

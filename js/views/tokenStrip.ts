@@ -24,7 +24,6 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
   header.append(title, readout);
   const strip = el("div", "aw-strip", undefined, { "data-testid": "token-strip" });
   const legend = createLegend({ width: 220, testid: "token-tint-legend" });
-  legend.root.hidden = true;
   root.append(header, strip, legend.root);
 
   const texts = data.tokens(model);
@@ -90,7 +89,9 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
     if (!usable) {
       if (tintRow) for (const span of spans) span.style.backgroundColor = "";
       tintRow = null;
-      legend.root.hidden = true;
+      // Pinned, but another head previewed: blank, keeping its room (nothing may move under the pointer).
+      legend.root.hidden = pinned < 0;
+      legend.blank();
       return;
     }
     const n = map.info.size;

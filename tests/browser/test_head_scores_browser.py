@@ -33,7 +33,8 @@ WIDGET = (
     "w"
 )
 CELL = 1
-SCORES = ["induction", "previous_token", "bos", "self", "local", "entropy"]
+# Every per-head score, in the order of `_info.scores` (attnwidget.analysis.scores.SCORES).
+SCORES = ["induction", "previous_token", "first_token", "self", "local", "peak", "entropy", "normalized_entropy"]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_choosing_a_score_recolours_the_grid_and_lists_heads(lab: Any) -> None:
     # The list is the ranking Python computes.
     listed = items.evaluate_all("els => els.map(e => [Number(e.dataset.layer), Number(e.dataset.head)])")
     expected = lab.kernel.value(
-        "[[l, h] for l, h, _ in attnwidget.scores.top_heads(w.extraction.head_scores()['induction'], 12)]"
+        "[[l, h] for l, h, _ in attnwidget.analysis.scores.top_heads(w.extraction.head_scores()['induction'], 12)]"
     )
     assert listed == expected
 
@@ -105,7 +106,8 @@ def test_choosing_a_score_recolours_the_grid_and_lists_heads(lab: Any) -> None:
     wait_redrawn(lab, grid, by_induction, "grid by entropy")
     listed = items.evaluate_all("els => els.map(e => [Number(e.dataset.layer), Number(e.dataset.head)])")
     expected = lab.kernel.value(
-        "[[l, h] for l, h, _ in attnwidget.scores.top_heads(w.extraction.head_scores()['entropy'], 12, ascending=True)]"
+        "[[l, h] for l, h, _ in attnwidget.analysis.scores.top_heads("
+        "w.extraction.head_scores()['entropy'], 12, ascending=True)]"
     )
     assert listed == expected, "entropy ranks lowest (most focused) first"
     lab.screenshot("entropy", lab.output(CELL))
@@ -138,12 +140,12 @@ def test_clicking_a_listed_head_reaches_python(lab: Any) -> None:
 def test_python_sets_head_score(lab: Any) -> None:
     grid = view(lab, CELL, "head-grid")
     park_mouse(lab)
-    lab.kernel.run("w.head_score = 'bos'")
-    wait_select_value(lab, "bos")
+    lab.kernel.run("w.head_score = 'bos'")  # the former name of first_token, still accepted
+    wait_select_value(lab, "first_token")
     before = wait_stable(lab, grid)
     lab.kernel.run("w.head_score = 'induction'")
     wait_select_value(lab, "induction")
-    wait_redrawn(lab, grid, before, "python bos→induction")
+    wait_redrawn(lab, grid, before, "python first_token→induction")
 
 
 def test_screenshots_light_and_dark(lab: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from attnwidget.engine.tokens import visible_text
 from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -66,16 +67,9 @@ def shown_rows(nb: Any) -> list[list[str]]:
 
 
 def expected_rows(nb: Any, position: int) -> list[list[str]]:
+    """The lens's texts as the view shows them: made visible by Python (↵ ⇥ ␣ ∅), shown as they come."""
     rows = nb.kernel.value(f"[[t for t, _ in row] for row in w.extraction.logit_lens({position})]")
-    return [[visible(t) for t in row] for row in rows]
-
-
-def visible(text: str) -> str:
-    """What js/lens.ts visibleToken shows for a token."""
-    shown = text.replace("\r\n", "↵").replace("\n", "↵").replace("\r", "␍").replace("\t", "⇥")
-    if shown and not shown.strip(" "):
-        shown = "␣" * len(shown)
-    return shown or "∅"
+    return [[visible_text(t) for t in row] for row in rows]
 
 
 @pytest.fixture(scope="module")

@@ -198,7 +198,7 @@ def test_live_zoom_brings_the_window_from_the_kernel(lab_notebook: Any) -> None:
     )
     q0, q1, k0, k1 = window_of(box)
     assert nb.kernel.value("w.map_window") == [q0, q1, k0, k1]
-    assert nb.kernel.value("[w._map_window_info['q0'], w._map_window_info['pooled']]") == [q0, False]
+    assert nb.kernel.value("[w._map_window['info']['q0'], w._map_window['info']['pooled']]") == [q0, False]
     nb.page.mouse.move(*center(box, 0.4, 0.6))
     text = nb.output(1).locator(".aw-heatmap-panel .aw-tooltip").first.inner_text()
     assert "weight " in text and "max" not in text, text
