@@ -1,4 +1,6 @@
 // Small DOM helpers. Text only ever goes in through textContent (token text can be anything).
+import type { Lifetime } from "./lifetime";
+
 export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K, className?: string, text?: string, attrs?: Record<string, string>,
 ): HTMLElementTagNameMap[K] {
@@ -69,10 +71,10 @@ export class Tooltip {
   }
 }
 
-/** Run `fn` whenever `target`'s size changes (and once when it first gets one). */
-export function onResize(target: Element, fn: () => void): () => void {
-  if (typeof ResizeObserver === "undefined") return () => {};
+/** Run `fn` whenever `target`'s size changes (and once when it first gets one), until `lifetime` ends. */
+export function onResize(target: Element, lifetime: Lifetime, fn: () => void): void {
+  if (typeof ResizeObserver === "undefined") return;
   const observer = new ResizeObserver(() => fn());
   observer.observe(target);
-  return () => observer.disconnect();
+  lifetime.add(() => observer.disconnect());
 }

@@ -3,8 +3,6 @@
 import type { Lifetime } from "./lifetime";
 import type { Model, SelectMessage, WidgetTraits } from "./model";
 
-export type Dispose = () => void;
-
 /** Call `fn` at most once per `ms` (first call at once, the last one of a burst when the interval ends). */
 export function throttle<A extends unknown[]>(
   fn: (...args: A) => void, ms: number, now: () => number = () => Date.now(),

@@ -59,12 +59,10 @@ export function renderShell(host: HTMLElement, className: string, build: (shell:
     }
   };
   repaintAll();
-  lifetime.add(watchTheme(repaintAll));
+  watchTheme(repaintAll, lifetime);
   // Displayed before being attached (colours could not be read yet): repaint once it is on the page.
-  lifetime.add(
-    onResize(root, () => {
-      if (!themeFromPage && root.isConnected) repaintAll();
-    }),
-  );
+  onResize(root, lifetime, () => {
+    if (!themeFromPage && root.isConnected) repaintAll();
+  });
   return cleanup;
 }

@@ -1,7 +1,7 @@
 // Colours come from CSS custom properties (widget.css maps JupyterLab / VS Code variables onto --aw-*),
 // read at paint time so that a theme switch repaints correctly.
 import { type RGB, divergingLut, packRGBA, parseColor, sequentialLut } from "./color";
-import type { Dispose } from "./selection";
+import type { Lifetime } from "./lifetime";
 
 export interface Theme {
   fg: RGB;
@@ -55,11 +55,11 @@ export function readTheme(root: HTMLElement): Theme {
 }
 
 /**
- * Call `onChange` when JupyterLab, VS Code or the OS switch between light and dark. JupyterLab flips its
- * body attributes while it swaps stylesheets (boxes can measure 0 wide in between), so the call waits for
- * the next frame, and runs once more a little later for stylesheets that load late.
+ * Call `onChange` when JupyterLab, VS Code or the OS switch between light and dark, until `lifetime` ends.
+ * JupyterLab flips its body attributes while it swaps stylesheets (boxes can measure 0 wide in between), so
+ * the call waits for the next frame, and runs once more a little later for stylesheets that load late.
  */
-export function watchTheme(onChange: () => void): Dispose {
+export function watchTheme(onChange: () => void, lifetime: Lifetime): void {
   let frame = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
   const schedule = () => {
@@ -71,11 +71,10 @@ export function watchTheme(onChange: () => void): Dispose {
   const observer = new MutationObserver(schedule);
   observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
   const media = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
-  media?.addEventListener("change", schedule);
-  return () => {
+  if (media) lifetime.listen(media, "change", schedule);
+  lifetime.add(() => {
     observer.disconnect();
-    media?.removeEventListener("change", schedule);
     cancelAnimationFrame(frame);
     if (timer !== null) clearTimeout(timer);
-  };
+  });
 }

@@ -191,11 +191,9 @@ export function createCompareDiff({ model, panels, selections, theme, lifetime }
     paintAxes();
   });
   for (const s of selections) s.onPreview(repaint);
-  lifetime.add(
-    onResize(f.box, () => {
-      if (Math.floor(f.box.getBoundingClientRect().width) !== boxSize) repaint();
-    }),
-  );
+  onResize(f.box, lifetime, () => {
+    if (Math.floor(f.box.getBoundingClientRect().width) !== boxSize) repaint();
+  });
 
   return { name: "compare-diff", root, repaint };
 }

@@ -171,9 +171,9 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     paintOverlay();
     paintAxes();
   });
-  lifetime.add(onResize(f.box, () => {
+  onResize(f.box, lifetime, () => {
     if (Math.floor(f.box.getBoundingClientRect().width) !== boxSize) repaint();
-  }));
+  });
 
   return { name: "heatmap", root, repaint };
 }

@@ -25,24 +25,29 @@ export interface LayerHeadGrid {
   outline(ctx: CanvasRenderingContext2D, head: HeadRef, color: string, width: number): void;
 }
 
+/** Layer numbers down the left of a grid whose rows are `rowHeight` px (thinned out when rows are thin). */
+export function layerLabels(layers: number, rowHeight: number): HTMLDivElement {
+  const column = el("div", "aw-grid-layer-labels");
+  const step = labelStep(rowHeight, 12);
+  for (let l = 0; l < layers; l++) {
+    const label = el("span", "aw-axis-label", l % step === 0 ? String(l) : "");
+    label.style.height = `${rowHeight}px`;
+    label.style.lineHeight = `${rowHeight}px`;
+    column.append(label);
+  }
+  return column;
+}
+
 export function createLayerHeadGrid(layers: number, heads: number, testid: string, baseClass = "aw-layer"): LayerHeadGrid {
   const cell = gridCellSize(layers, heads);
   const frame = el("div", "aw-grid-frame");
   frame.style.gridTemplateColumns = `auto ${heads * cell}px`;
   const headLabels = el("div", "aw-grid-head-labels");
-  const layerLabels = el("div", "aw-grid-layer-labels");
   const headStep = labelStep(cell, 14);
   for (let h = 0; h < heads; h++) {
     const label = el("span", "aw-axis-label", h % headStep === 0 ? String(h) : "");
     label.style.width = `${cell}px`;
     headLabels.append(label);
-  }
-  const layerStep = labelStep(cell, 12);
-  for (let l = 0; l < layers; l++) {
-    const label = el("span", "aw-axis-label", l % layerStep === 0 ? String(l) : "");
-    label.style.height = `${cell}px`;
-    label.style.lineHeight = `${cell}px`;
-    layerLabels.append(label);
   }
   const box = el("div", "aw-box", undefined, { "data-testid": testid });
   const width = heads * cell;
@@ -52,7 +57,7 @@ export function createLayerHeadGrid(layers: number, heads: number, testid: strin
   const base = canvas(baseClass, "base");
   const overlayCanvas = canvas("aw-layer", "overlay");
   box.append(base, overlayCanvas);
-  frame.append(el("span", "aw-corner", "L\\H"), headLabels, layerLabels, box);
+  frame.append(el("span", "aw-corner", "L\\H"), headLabels, layerLabels(layers, cell), box);
 
   return {
     frame,

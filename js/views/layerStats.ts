@@ -4,8 +4,9 @@
 import { cssColor, formatWeight, packedCss, rangeTicks } from "../color";
 import * as data from "../data";
 import { Tooltip, canvas, el, fitCanvas, pointIn } from "../dom";
-import { labelStep, statsCellAt, statsGeometry } from "../layout";
+import { statsCellAt, statsGeometry } from "../layout";
 import { scoreColour, scoreRange } from "../scores";
+import { layerLabels } from "./layerHeadGrid";
 import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
 
@@ -39,21 +40,13 @@ export function createLayerStats({ model, selection, theme, lifetime }: ViewCont
     legends.append(legend.root);
     return legend;
   });
-  const layerLabels = el("div", "aw-grid-layer-labels");
-  const step = labelStep(g.rowHeight, 12);
-  for (let l = 0; l < layers; l++) {
-    const label = el("span", "aw-axis-label", l % step === 0 ? String(l) : "");
-    label.style.height = `${g.rowHeight}px`;
-    label.style.lineHeight = `${g.rowHeight}px`;
-    layerLabels.append(label);
-  }
   const box = el("div", "aw-box", undefined, { "data-testid": "layer-stats" });
   box.style.width = `${g.width}px`;
   box.style.height = `${g.height}px`;
   const base = canvas("aw-layer", "base");
   const overlay = canvas("aw-layer", "overlay");
   box.append(base, overlay);
-  frame.append(el("span"), titles, layerLabels, box, el("span"), legends);
+  frame.append(el("span"), titles, layerLabels(layers, g.rowHeight), box, el("span"), legends);
   root.append(header, frame);
   const tooltip = new Tooltip(frame);
   let hoverLayer = -1;

@@ -152,9 +152,9 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
   };
   selection.on(["_neurons", "neuron_kind", "neuron_k"], repaint);
   selection.on(["hovered_token", "token"], paintOverlay);
-  lifetime.add(onResize(box, () => {
+  onResize(box, lifetime, () => {
     if (Math.floor(box.getBoundingClientRect().width) !== width) repaint();
-  }));
+  });
 
   return { name: "neuron-plot", root, repaint };
 }
