@@ -1,4 +1,5 @@
-// The model's arrays, decoded once per bytes object (two displays of one widget decode once).
+// The model's arrays, decoded once per bytes object (two displays of one widget decode once); what they are
+// (`info`) is read from the trait every time.
 import { decodeAttentionMap, decodeFloat16, decodeFloat32, decodeThumbnails } from "./decode";
 import type {
   AttentionMapInfo, Bytes, Encoded, LensInfo, MapWindowInfo, Model, NeuronsInfo, ScoreInfo, WidgetInfo,
@@ -62,7 +63,7 @@ export interface DecodedMap {
 
 export function attentionMap(model: Model): DecodedMap | null {
   const sent = encoded<AttentionMapInfo>(model.get("_attention_map"));
-  return sent && memo(sent.data, () => ({ info: sent.info, weights: decodeAttentionMap(sent.data, sent.info) }));
+  return sent && { info: sent.info, weights: memo(sent.data, () => decodeAttentionMap(sent.data, sent.info)) };
 }
 
 export interface DecodedWindow {
@@ -74,7 +75,7 @@ export interface DecodedWindow {
 export function mapWindow(model: Model): DecodedWindow | null {
   const sent = encoded<MapWindowInfo>(model.get("_map_window"));
   if (!sent || sent.data.byteLength !== sent.info.rows * sent.info.cols * 2) return null;
-  return memo(sent.data, () => ({ info: sent.info, weights: decodeFloat16(sent.data) }));
+  return { info: sent.info, weights: memo(sent.data, () => decodeFloat16(sent.data)) };
 }
 
 export interface DecodedNeurons {
@@ -84,7 +85,7 @@ export interface DecodedNeurons {
 
 export function neurons(model: Model): DecodedNeurons | null {
   const sent = encoded<NeuronsInfo>(model.get("_neurons"));
-  return sent && memo(sent.data, () => ({ info: sent.info, values: decodeFloat16(sent.data) }));
+  return sent && { info: sent.info, values: memo(sent.data, () => decodeFloat16(sent.data)) };
 }
 
 export interface TopTokens {

@@ -49,6 +49,11 @@ export function thinnedIndices(count: number, pixelsPerItem: number, minGap: num
   return out;
 }
 
+/** A token as tooltips and read-outs name it: `#12 “cat”` (the text as Python made it visible). */
+export function tokenLabel(index: number, text: string): string {
+  return `#${index} “${text}”`;
+}
+
 /** Clip a label to `max` characters with an ellipsis. */
 export function clipLabel(text: string, max: number): string {
   const chars = [...text];

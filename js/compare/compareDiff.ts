@@ -6,14 +6,13 @@ import { divergingLevels, divergingTicks, formatWeight, maxAbs } from "../color"
 import * as data from "../data";
 import { binRange } from "../decode";
 import { Tooltip, devicePixels, el, onResize, pointIn } from "../dom";
-import { cellAt, fullWindow } from "../layout";
+import { cellAt, fullWindow, tokenLabel } from "../layout";
 import type { Lifetime } from "../lifetime";
 import { colorize, putPixels, resampleMax, resampleMaxAbs } from "../raster";
 import type { Selection } from "../selection";
 import type { Theme } from "../theme";
 import { createLegend } from "../views/legend";
 import { clearOverlay, createMapFrame, paintTokenAxes, paintTokenBands } from "../views/mapFrame";
-import { tokenLabel } from "../views/tokenStrip";
 import type { View } from "../views/view";
 import { comparablePairs, differenceMap } from "./logic";
 import type { CompareModel } from "./model";

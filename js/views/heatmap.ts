@@ -34,7 +34,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
   const f = createMapFrame("heatmap", {
     tabindex: "0", role: "img", "aria-label": "attention map: wheel or + − zoom, drag or arrow keys pan, 0 resets",
   });
-  const legend = createLegend({ fit: true });
+  const legend = createLegend({ fit: true, testid: "heatmap-legend" });
   const tooltip = new Tooltip(f.frame);
   const levels = new HeatmapLevels(seq, info.is_causal);
 

@@ -2,12 +2,10 @@
 // for a window of tokens, and the exact value under a token pair.
 import { formatWeight } from "../color";
 import * as data from "../data";
-import type { MapWindow } from "../layout";
-import { isZoomed } from "../layout";
+import { type MapWindow, isZoomed, tokenLabel } from "../layout";
 import type { ColorScale, Model } from "../model";
 import { type MapPatch, levelsAt, patchCellAt, patchRowMax, windowLevels } from "../raster";
 import type { HeadRef } from "../selection";
-import { tokenLabel } from "./tokenStrip";
 
 export interface Shown {
   weights: Float32Array;

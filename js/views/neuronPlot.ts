@@ -3,11 +3,10 @@
 import { cssColor, divergingLevels, formatWeight, rowMaxAbs } from "../color";
 import * as data from "../data";
 import { Tooltip, canvas, devicePixels, el, fitCanvas, onResize, pointIn } from "../dom";
-import { cellAt, labelStep } from "../layout";
+import { cellAt, labelStep, tokenLabel } from "../layout";
 import type { NeuronKind } from "../model";
 import { colorize, putPixels, resampleMaxAbs } from "../raster";
 import { createLegend } from "./legend";
-import { tokenLabel } from "./tokenStrip";
 import type { View, ViewContext } from "./view";
 
 const Y_AXIS = 56;

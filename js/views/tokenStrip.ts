@@ -5,16 +5,12 @@ import { cssColor, formatWeight, legendTicks, tintLut } from "../color";
 import * as data from "../data";
 import { binOf } from "../decode";
 import { el } from "../dom";
-import { nearestScroll } from "../layout";
+import { nearestScroll, tokenLabel } from "../layout";
 import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
 
 /** Opacity of the tint of the token the pinned one attends to most; the others: √(w / max) of it. */
 const TINT = 0.75;
-
-export function tokenLabel(index: number, text: string): string {
-  return `#${index} “${text}”`;
-}
 
 export function createTokenStrip({ model, selection, theme, lifetime }: ViewContext): View {
   const root = el("section", "aw-panel aw-tokens");
