@@ -17,6 +17,20 @@ export function canvas(className: string, layer?: "base" | "overlay"): HTMLCanva
   return c;
 }
 
+/**
+ * The box of a canvas view: exactly the drawing (its data-testid hook), with a `base` canvas for the data
+ * and an `overlay` canvas on top for hover and selection marks (redrawn alone on a hover).
+ */
+export function layeredBox(
+  className: string, testid: string, attrs: Record<string, string> = {},
+): { box: HTMLDivElement; base: HTMLCanvasElement; overlay: HTMLCanvasElement } {
+  const box = el("div", `aw-box ${className}`.trim(), undefined, { "data-testid": testid, ...attrs });
+  const base = canvas("aw-layer", "base");
+  const overlay = canvas("aw-layer", "overlay");
+  box.append(base, overlay);
+  return { box, base, overlay };
+}
+
 /** Size a canvas's backing store to its CSS box × devicePixelRatio; returns a context in CSS pixels. */
 export function fitCanvas(c: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D | null {
   const dpr = window.devicePixelRatio || 1;

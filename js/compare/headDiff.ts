@@ -52,7 +52,7 @@ export function createHeadDiff({ model, selections, theme, lifetime }: HeadDiffC
     for (const s of selections) s.preview(head);
   };
   const rankingBox = el("div", "aw-ranking");
-  const list = createHeadList(lifetime, "aw-ranking", {
+  const list = createHeadList(lifetime, "aw-ranking-list", {
     select: (head) => selection.selectHead(head.layer, head.head, "head-diff-ranking"),
     preview: previewAll,
   }, { "data-testid": "head-diff-ranking" });
@@ -86,8 +86,7 @@ export function createHeadDiff({ model, selections, theme, lifetime }: HeadDiffC
       const fill = el("span", "aw-ranking-fill");
       fill.style.width = `${max > 0 ? Math.max(2, (100 * entry.value) / max) : 0}%`;
       bar.append(fill);
-      const parts = [el("span", "aw-ranking-name", `L${entry.layer} · H${entry.head}`), bar, el("span", "aw-ranking-score", formatWeight(entry.value))];
-      return { layer: entry.layer, head: entry.head, parts };
+      return { layer: entry.layer, head: entry.head, parts: [bar, el("span", "aw-heads-value", formatWeight(entry.value))] };
     });
     list.fill(entries);
     list.markSelected(selection);

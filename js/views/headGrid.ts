@@ -19,7 +19,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   const root = el("section", "aw-panel aw-grid-panel");
   const header = el("div", "aw-panel-header");
   header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", "hover: preview · click: select"));
-  const grid = createLayerHeadGrid(layers, heads, "head-grid", "aw-layer aw-smooth");
+  const grid = createLayerHeadGrid(layers, heads, "head-grid");
   // As wide as the grid, its note wrapping below the bar: the panel keeps the grid's width.
   const legendWidth = Math.max(160, heads * grid.cell + 24);
   const legend = createLegend({ width: legendWidth, testid: "head-grid-legend" });

@@ -1,11 +1,14 @@
-// A ranked list of heads (the head-scores view's top heads, the compare ranking): one button per head with
-// data-layer / data-head / data-rank on its item; hover previews the head, a click selects it.
+// A ranked list of heads (the head-roles view's top heads, the compare ranking): one button per head,
+// "rank. [mark] L·H [parts]", with data-layer / data-head / data-rank on its item; hover previews the head,
+// a click selects it.
 import { el } from "../dom";
 import type { Lifetime } from "../lifetime";
 import type { HeadRef } from "../selection";
 
 export interface HeadListEntry extends HeadRef {
-  /** What the button shows, in order (text goes in through textContent only). */
+  /** Before the head's name (a colour swatch). */
+  mark?: HTMLElement;
+  /** After the head's name: its value (text goes in through textContent only). */
   parts: HTMLElement[];
 }
 
@@ -17,17 +20,17 @@ export interface HeadList {
   markSelected(selected: HeadRef): void;
 }
 
-/** `prefix` names the CSS classes: `<prefix>-list`, `-item`, `-button`. */
+/** `className` sets the list's own layout (its columns) in the CSS. */
 export function createHeadList(
   lifetime: Lifetime,
-  prefix: string,
+  className: string,
   on: { select(head: HeadRef): void; preview(head: HeadRef | null): void },
   attrs: Record<string, string> = {},
 ): HeadList {
-  const root = el("ol", `${prefix}-list`, undefined, attrs);
+  const root = el("ol", `aw-heads-list ${className}`, undefined, attrs);
   let items: HTMLLIElement[] = [];
   const headOf = (event: Event): HeadRef | null => {
-    const item = event.target instanceof Element ? event.target.closest<HTMLElement>(`.${prefix}-item`) : null;
+    const item = event.target instanceof Element ? event.target.closest<HTMLElement>(".aw-heads-item") : null;
     return item ? { layer: Number(item.dataset.layer), head: Number(item.dataset.head) } : null;
   };
   lifetime.listen(root, "click", (event) => {
@@ -41,13 +44,15 @@ export function createHeadList(
     root,
     fill(entries, empty) {
       items = entries.map((entry, rank) => {
-        const item = el("li", `${prefix}-item`, undefined, {
+        const item = el("li", "aw-heads-item", undefined, {
           "data-layer": String(entry.layer), "data-head": String(entry.head), "data-rank": String(rank),
         });
-        const button = el("button", `${prefix}-button`, undefined, {
+        const button = el("button", "aw-heads-button", undefined, {
           type: "button", title: `select layer ${entry.layer}, head ${entry.head}`,
         });
-        button.append(...entry.parts);
+        button.append(el("span", "aw-heads-rank", `${rank + 1}.`));
+        if (entry.mark) button.append(entry.mark);
+        button.append(el("span", "aw-heads-name", `L${entry.layer} · H${entry.head}`), ...entry.parts);
         item.append(button);
         return item;
       });

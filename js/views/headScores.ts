@@ -28,7 +28,7 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
   scoreLabel.append(scoreSelect);
   const description = el("span", "aw-hint");
   header.append(el("h3", "aw-title", "Head roles"), description, scoreLabel);
-  const list = createHeadList(lifetime, "aw-roles", {
+  const list = createHeadList(lifetime, "aw-roles-list", {
     select: (head) => selection.selectHead(head.layer, head.head, "head-scores"),
     preview: (head) => selection.preview(head),
   });
@@ -48,16 +48,10 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
     description.textContent = chosen.label;
     const lut = theme().sequential;
     const ranked = rankHeads(chosen.values, heads, chosen.ascending, LISTED_HEADS).filter((e) => !Number.isNaN(e.value));
-    const entries = ranked.map((entry, rank) => {
-      const swatch = el("span", "aw-roles-swatch");
-      swatch.style.background = packedCss(lut[lutIndex(scoreIntensity(entry.value, chosen.range, chosen.ascending))]);
-      const parts = [
-        el("span", "aw-roles-rank", `${rank + 1}.`),
-        swatch,
-        el("span", "aw-roles-name", `L${entry.layer} · H${entry.head}`),
-        el("span", "aw-roles-value", formatWeight(entry.value)),
-      ];
-      return { layer: entry.layer, head: entry.head, parts };
+    const entries = ranked.map((entry) => {
+      const mark = el("span", "aw-roles-swatch");
+      mark.style.background = packedCss(lut[lutIndex(scoreIntensity(entry.value, chosen.range, chosen.ascending))]);
+      return { layer: entry.layer, head: entry.head, mark, parts: [el("span", "aw-heads-value", formatWeight(entry.value))] };
     });
     list.fill(entries, "undefined for this prompt (no token occurs twice, or a single token)");
     markSelected();

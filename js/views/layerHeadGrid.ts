@@ -2,7 +2,7 @@
 // layer numbers on the left, a box (data-testid) that is exactly its cells with a base and an overlay
 // canvas, cells painted tile by tile, outlines for the selected and previewed heads, and which head is
 // under the pointer.
-import { canvas, devicePixels, el, fitCanvas, pointIn } from "../dom";
+import { devicePixels, el, fitCanvas, layeredBox, pointIn } from "../dom";
 import { cellAt, gridCellSize, labelStep } from "../layout";
 import { putPixels } from "../raster";
 import type { HeadRef } from "../selection";
@@ -38,7 +38,7 @@ export function layerLabels(layers: number, rowHeight: number): HTMLDivElement {
   return column;
 }
 
-export function createLayerHeadGrid(layers: number, heads: number, testid: string, baseClass = "aw-layer"): LayerHeadGrid {
+export function createLayerHeadGrid(layers: number, heads: number, testid: string): LayerHeadGrid {
   const cell = gridCellSize(layers, heads);
   const frame = el("div", "aw-grid-frame");
   frame.style.gridTemplateColumns = `auto ${heads * cell}px`;
@@ -49,14 +49,11 @@ export function createLayerHeadGrid(layers: number, heads: number, testid: strin
     label.style.width = `${cell}px`;
     headLabels.append(label);
   }
-  const box = el("div", "aw-box", undefined, { "data-testid": testid });
+  const { box, base, overlay: overlayCanvas } = layeredBox("", testid);
   const width = heads * cell;
   const height = layers * cell;
   box.style.width = `${width}px`;
   box.style.height = `${height}px`;
-  const base = canvas(baseClass, "base");
-  const overlayCanvas = canvas("aw-layer", "overlay");
-  box.append(base, overlayCanvas);
   frame.append(el("span", "aw-corner", "L\\H"), headLabels, layerLabels(layers, cell), box);
 
   return {

@@ -3,7 +3,7 @@
 // side, each with its legend below. A click selects the row's layer, and on a matrix cell that head too.
 import { cssColor, formatWeight, packedCss, rangeTicks } from "../color";
 import * as data from "../data";
-import { Tooltip, canvas, el, fitCanvas, pointIn } from "../dom";
+import { Tooltip, el, fitCanvas, layeredBox, pointIn } from "../dom";
 import { statsCellAt, statsGeometry } from "../layout";
 import { scoreColour, scoreRange } from "../scores";
 import { layerLabels } from "./layerHeadGrid";
@@ -40,12 +40,9 @@ export function createLayerStats({ model, selection, theme, lifetime }: ViewCont
     legends.append(legend.root);
     return legend;
   });
-  const box = el("div", "aw-box", undefined, { "data-testid": "layer-stats" });
+  const { box, base, overlay } = layeredBox("", "layer-stats");
   box.style.width = `${g.width}px`;
   box.style.height = `${g.height}px`;
-  const base = canvas("aw-layer", "base");
-  const overlay = canvas("aw-layer", "overlay");
-  box.append(base, overlay);
   frame.append(el("span"), titles, layerLabels(layers, g.rowHeight), box, el("span"), legends);
   root.append(header, frame);
   const tooltip = new Tooltip(frame);

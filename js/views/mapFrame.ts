@@ -1,7 +1,7 @@
 // What every token × token map shares (the heatmap, the compare difference map): the frame with a box that
 // is exactly the map, token labels along both axes outside it, and the hover / pin bands over it.
 import { cssColor } from "../color";
-import { canvas, el, fitCanvas } from "../dom";
+import { canvas, el, fitCanvas, layeredBox } from "../dom";
 import { clipLabel, labelStep, tokenOffset, windowLabels } from "../layout";
 import type { Theme } from "../theme";
 
@@ -31,10 +31,7 @@ export function createMapFrame(testid: string, attrs: Record<string, string> = {
   const frame = el("div", "aw-heatmap-frame");
   frame.style.gridTemplateColumns = `${Y_AXIS}px minmax(0, 1fr)`;
   const yAxis = canvas("aw-axis aw-y-axis");
-  const box = el("div", "aw-box aw-heatmap-box", undefined, { "data-testid": testid, ...attrs });
-  const base = canvas("aw-layer", "base");
-  const overlay = canvas("aw-layer", "overlay");
-  box.append(base, overlay);
+  const { box, base, overlay } = layeredBox("aw-heatmap-box", testid, attrs);
   const xAxis = canvas("aw-axis aw-x-axis");
   frame.append(yAxis, box, el("span", "aw-axis-note", "query ↓  key →"), xAxis);
   return { frame, box, base, overlay, yAxis, xAxis };

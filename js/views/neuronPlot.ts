@@ -2,7 +2,7 @@
 // diverging colours with each row scaled to its own largest |value|. data-testid="neuron-plot" is the plot.
 import { cssColor, divergingLevels, formatWeight, rowMaxAbs } from "../color";
 import * as data from "../data";
-import { Tooltip, canvas, devicePixels, el, fitCanvas, onResize, pointIn } from "../dom";
+import { Tooltip, canvas, devicePixels, el, fitCanvas, layeredBox, onResize, pointIn } from "../dom";
 import { cellAt, labelStep, tokenLabel } from "../layout";
 import type { NeuronKind } from "../model";
 import { colorize, putPixels, resampleMaxAbs } from "../raster";
@@ -39,10 +39,7 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
   const frame = el("div", "aw-neuron-frame");
   frame.style.gridTemplateColumns = `${Y_AXIS}px minmax(0, 1fr)`;
   const yAxis = canvas("aw-axis");
-  const box = el("div", "aw-box aw-neuron-box", undefined, { "data-testid": "neuron-plot" });
-  const base = canvas("aw-layer", "base");
-  const overlay = canvas("aw-layer", "overlay");
-  box.append(base, overlay);
+  const { box, base, overlay } = layeredBox("aw-neuron-box", "neuron-plot");
   frame.append(yAxis, box);
   const legend = createLegend({ width: 220, testid: "neuron-legend" });
   root.append(header, frame, legend.root);
