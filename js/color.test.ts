@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import {
   MASKED, divergingLevels, divergingLut, divergingTicks, formatWeight, intensities, legendTicks, lutFromStops,
   lutIndex, maxAbs, packRGBA, packedCss, parseColor, rangeTicks, rowMaxAbs, scaleParams, sequentialLut, tintLut,
-  unpackRGBA, weightLevel,
+  unpackRGBA, weightLevels,
 } from "./color";
+import type { ColorScale } from "./model";
 
 describe("LUTs", () => {
   it("packs RGBA the way a little-endian ImageData Uint32 view reads it", () => {
@@ -89,13 +90,19 @@ describe("intensities", () => {
 
   it("one level function: every scale, and 0 for zero, negative and NaN", () => {
     const p = scaleParams(0.5);
-    expect(weightLevel(0.25, "linear", p, 0)).toBeCloseTo(0.5);
-    expect(weightLevel(0.125, "gamma", p, 0)).toBeCloseTo(0.5);
-    expect(weightLevel(0.25, "row", p, 2)).toBeCloseTo(0.5);
-    expect(weightLevel(0.005, "log", p, 0)).toBeCloseTo(0.5);
-    expect(weightLevel(1e-9, "log", p, 0)).toBe(0);
-    expect(weightLevel(2, "linear", p, 0)).toBe(1);
-    for (const w of [0, -1, Number.NaN]) expect(weightLevel(w, "gamma", p, 0)).toBe(0);
+    const level = (w: number, scale: ColorScale, rowInv = 0) => {
+      const out = new Float32Array(3);
+      weightLevels(Float32Array.of(9, w), 1, 2, scale, p, rowInv, out, 1);
+      expect([out[0], out[2]]).toEqual([0, 0]); // only [start, end) is read, only `at` on is written
+      return out[1];
+    };
+    expect(level(0.25, "linear")).toBeCloseTo(0.5);
+    expect(level(0.125, "gamma")).toBeCloseTo(0.5);
+    expect(level(0.25, "row", 2)).toBeCloseTo(0.5);
+    expect(level(0.005, "log")).toBeCloseTo(0.5);
+    expect(level(1e-9, "log")).toBe(0);
+    expect(level(2, "linear")).toBe(1);
+    for (const w of [0, -1, Number.NaN]) for (const scale of ["linear", "gamma", "row", "log"] as const) expect(level(w, scale, 1)).toBe(0);
   });
 });
 

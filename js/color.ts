@@ -54,10 +54,17 @@ export function cssColor([r, g, b]: RGB, alpha = 1): string {
   return alpha >= 1 ? `rgb(${r},${g},${b})` : `rgba(${r},${g},${b},${alpha})`;
 }
 
-/** A packed LUT colour as CSS (for fills of single cells and swatches). */
+const cssOfPacked = new Map<number, string>();
+
+/** A packed LUT colour as CSS (for fills of single cells and swatches); a LUT has 256, each made once. */
 export function packedCss(packed: number): string {
-  const [r, g, b] = unpackRGBA(packed);
-  return cssColor([r, g, b]);
+  let css = cssOfPacked.get(packed);
+  if (css === undefined) {
+    const [r, g, b] = unpackRGBA(packed);
+    css = cssColor([r, g, b]);
+    if (cssOfPacked.size < 4096) cssOfPacked.set(packed, css);
+  }
+  return css;
 }
 
 /** "rgb(1, 2, 3)" / "#abc" / "#aabbcc" → RGB; `fallback` for anything else. */
@@ -89,17 +96,35 @@ export function scaleParams(max: number): ScaleParams {
 }
 
 /**
- * The one colour-scale computation: a weight → its level in [0, 1] (LUT position / 255).
- * linear: w / max; gamma: √(w / max); row: w / (its row's max, given as `rowInv` = 1 / row max);
- * log: LOG_DECADES decades below max. Zero, negative and NaN (no data) give 0.
+ * The one colour-scale computation: weights[start, end) → their levels in [0, 1] (LUT position / 255),
+ * written to out[at, ...). linear: w / max; gamma: √(w / max); row: w / (its row's max, given as `rowInv` =
+ * 1 / row max); log: LOG_DECADES decades below max. Zero, negative and NaN (no data) give 0. A run of
+ * weights at a time, so that painting a map (every pixel of every head) makes one call per row.
  */
-export function weightLevel(w: number, scale: ColorScale, p: ScaleParams, rowInv: number): number {
-  if (!(w > 0)) return 0;
-  let v: number;
-  if (scale === "gamma") v = Math.sqrt(w * p.inv);
-  else if (scale === "log") v = (Math.log10(w) - p.logMax) / LOG_DECADES + 1;
-  else v = w * (scale === "row" ? rowInv : p.inv);
-  return v < 0 ? 0 : v > 1 ? 1 : v;
+export function weightLevels(
+  weights: Float32Array, start: number, end: number, scale: ColorScale, p: ScaleParams, rowInv: number,
+  out: Float32Array, at: number,
+): void {
+  if (scale === "log") {
+    for (let i = start, o = at; i < end; i++, o++) {
+      const w = weights[i];
+      const v = w > 0 ? (Math.log10(w) - p.logMax) / LOG_DECADES + 1 : 0;
+      out[o] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+  } else if (scale === "gamma") {
+    for (let i = start, o = at; i < end; i++, o++) {
+      const w = weights[i];
+      const v = w > 0 ? Math.sqrt(w * p.inv) : 0;
+      out[o] = v > 1 ? 1 : v;
+    }
+  } else {
+    const k = scale === "row" ? rowInv : p.inv;
+    for (let i = start, o = at; i < end; i++, o++) {
+      const w = weights[i];
+      const v = w > 0 ? w * k : 0;
+      out[o] = v > 1 ? 1 : v;
+    }
+  }
 }
 
 /**
@@ -119,7 +144,8 @@ export function intensities(
     let rowMax = 0;
     if (scale === "row") for (let c = 0; c <= last; c++) if (weights[base + c] > rowMax) rowMax = weights[base + c];
     const rowInv = rowMax > 0 ? 1 / rowMax : 0;
-    for (let c = 0; c < cols; c++) out[base + c] = c > last ? MASKED : weightLevel(weights[base + c], scale, params, rowInv);
+    weightLevels(weights, base, base + last + 1, scale, params, rowInv, out, base);
+    out.fill(MASKED, base + last + 1, base + cols);
   }
   return out;
 }

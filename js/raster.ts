@@ -1,5 +1,5 @@
 // Pixel work on plain arrays: resampling that keeps thin stripes, and colouring through a LUT.
-import { MASKED, intensities, scaleParams, weightLevel } from "./color";
+import { MASKED, intensities, scaleParams, weightLevels } from "./color";
 import type { ColorScale } from "./model";
 
 function spans(src: number, dst: number): Int32Array {
@@ -230,11 +230,13 @@ export function windowLevels(
       }
       rowInv = m > 0 ? 1 / m : 0;
     }
-    for (let c = 0; c < target; c++) {
-      const i = r * target + c;
-      // NaN (no patch covers the pixel) gives 0.
-      weights[i] = causal && colTokens[2 * c] > lastQuery ? MASKED : weightLevel(weights[i], scale, params, rowInv);
-    }
+    // Causal: the pixels whose first key is after the row's last query (a run at the end, as pixel token
+    // ranges increase) are masked. NaN (no patch covers the pixel) gives 0.
+    let visible = target;
+    if (causal) while (visible > 0 && colTokens[2 * (visible - 1)] > lastQuery) visible--;
+    const base = r * target;
+    weightLevels(weights, base, base + visible, scale, params, rowInv, weights, base);
+    weights.fill(MASKED, base + visible, base + target);
   }
   return weights;
 }

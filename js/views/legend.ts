@@ -1,25 +1,40 @@
 // The one colour legend: a bar of the LUT a view paints with, ticks in the view's own values, and a note
 // that says what the colours mean. Every coloured view has one; where its labels go: layout.legendLabels.
-import { type Tick, cssColor } from "../color";
-import { canvas, el, fitCanvas } from "../dom";
+// Plain elements (a CSS gradient, text through textContent), no canvas: nine legends cost next to nothing
+// on the first paint.
+import { type Tick, packedCss } from "../color";
+import { el } from "../dom";
 import { legendLabels, legendPad } from "../layout";
-import { putPixels } from "../raster";
 import type { Theme } from "../theme";
 
-const HEIGHT = 30;
-const BAR = 10;
+/** LUT samples in the gradient: every LUT here interpolates linearly between at most 9 stops that fall on
+ * these samples (or close), so the bar shows the LUT's colours. */
+const GRADIENT_STOPS = 33;
 
-const strips = new WeakMap<Uint32Array, HTMLCanvasElement>();
+const gradients = new WeakMap<Uint32Array, string>();
 
-/** A LUT as a 256 × 1 canvas, drawn stretched into each legend's bar (made once per LUT). */
-function lutStrip(lut: Uint32Array): HTMLCanvasElement | null {
-  let strip = strips.get(lut);
-  if (!strip) {
-    strip = document.createElement("canvas");
-    putPixels(strip, lut, lut.length, 1);
-    strips.set(lut, strip);
+/** A LUT as a CSS gradient, left to right (made once per LUT). */
+function gradient(lut: Uint32Array): string {
+  let css = gradients.get(lut);
+  if (css === undefined) {
+    const stops = Array.from({ length: GRADIENT_STOPS }, (_, i) => {
+      const at = i / (GRADIENT_STOPS - 1);
+      return `${packedCss(lut[Math.round(at * (lut.length - 1))])} ${(at * 100).toFixed(2)}%`;
+    });
+    css = `linear-gradient(to right, ${stops.join(", ")})`;
+    gradients.set(lut, css);
   }
-  return strip;
+  return css;
+}
+
+let measurer: CanvasRenderingContext2D | null = null;
+
+/** Width (px) of a label in the legend's font. */
+function measure(text: string, font: string): number {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  if (!measurer) return text.length * 6;
+  measurer.font = font;
+  return measurer.measureText(text).width;
 }
 
 export interface LegendContent {
@@ -52,51 +67,48 @@ export interface LegendOptions {
 
 export function createLegend({ width = 260, fit = false, minWidth = 120, testid }: LegendOptions = {}): Legend {
   const root = el("div", "aw-legend", undefined, testid ? { "data-testid": testid } : undefined);
-  const bar = canvas("aw-legend-bar");
-  bar.style.width = `${width}px`;
-  bar.style.height = `${HEIGHT}px`;
+  const scale = el("div", "aw-legend-scale");
+  const bar = el("div", "aw-legend-bar");
+  const marks = el("div", "aw-legend-ticks");
+  scale.append(bar, marks);
   const note = el("span", "aw-hint");
-  root.append(bar, note);
+  root.append(scale, note);
+  let shown = "";
 
+  // Each write happens only when the value changes: a repaint of every view (a theme switch, a head
+  // switch) must not invalidate the page's layout for nothing.
   const paint = (theme: Theme, content: LegendContent) => {
-    root.style.visibility = "";
-    note.textContent = content.note ?? "";
-    note.hidden = !content.note;
-    // The ticks' labels, for tests and for reading without a canvas.
-    root.dataset.ticks = content.ticks.map((t) => t.label).join(" | ");
+    if (root.style.visibility) root.style.visibility = "";
+    const text = content.note ?? "";
+    if (note.textContent !== text) note.textContent = text;
+    if (note.hidden !== !text) note.hidden = !text;
     // The legend's own box is 0 wide while detached.
     const room = fit ? root.clientWidth - (parseFloat(getComputedStyle(root).paddingLeft) || 0) : 0;
     const w = room > 0 ? Math.max(minWidth, Math.min(width, Math.floor(room))) : width;
-    if (bar.style.width !== `${w}px`) bar.style.width = `${w}px`;
-    const ctx = fitCanvas(bar, w, HEIGHT);
-    if (!ctx) return;
-    ctx.clearRect(0, 0, w, HEIGHT);
+    const font = `10px ${theme.font}`;
+    const labels = legendLabels(content.ticks, w, (label) => measure(label, font));
+    const key = `${w} ${gradient(content.lut)} ${labels.map((l) => `${l.x}:${l.shown ? l.label : ""}`).join("|")}`;
+    if (key === shown) return;
+    shown = key;
     const pad = legendPad(w);
-    const span = w - 2 * pad;
-    const strip = lutStrip(content.lut);
-    if (strip) {
-      ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(strip, pad, 0, span, BAR);
-    }
-    ctx.strokeStyle = cssColor(theme.border);
-    ctx.strokeRect(pad - 0.5, -0.5, span + 1, BAR + 1);
-    ctx.font = `10px ${theme.font}`;
-    ctx.textBaseline = "top";
-    ctx.fillStyle = cssColor(theme.fg);
-    ctx.strokeStyle = cssColor(theme.muted);
-    for (const label of legendLabels(content.ticks, w, (text) => ctx.measureText(text).width)) {
-      ctx.beginPath();
-      ctx.moveTo(label.x, BAR);
-      ctx.lineTo(label.x, BAR + 3);
-      ctx.stroke();
-      if (!label.shown) continue;
-      ctx.textAlign = label.align;
-      ctx.fillText(label.label, label.textX, BAR + 5);
-    }
+    scale.style.width = `${w}px`;
+    bar.style.margin = `0 ${pad}px`;
+    bar.style.background = gradient(content.lut);
+    marks.replaceChildren(
+      ...labels.flatMap((label) => {
+        const tick = el("span", "aw-legend-tick");
+        tick.style.left = `${label.x}px`;
+        if (!label.shown) return [tick];
+        const text = el("span", `aw-legend-label is-${label.align}`, label.label);
+        text.style.left = `${label.textX}px`;
+        return [tick, text];
+      }),
+    );
+    // The ticks' labels, for tests and for reading without looking.
+    root.dataset.ticks = content.ticks.map((t) => t.label).join(" | ");
   };
   const blank = () => {
     root.style.visibility = "hidden";
-    root.dataset.ticks = "";
   };
   return { root, paint, blank };
 }
