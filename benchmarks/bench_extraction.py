@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_extraction.py            # everything (about 3 minutes on 2 cores)
     .venv/bin/python benchmarks/bench_extraction.py --quick    # time at 1024 and memory at 2048 only
 
-Targets (issue "Core engine"):
+Targets (the engine's performance goals):
   * extraction time <= 1.10x the plain forward at 1024 tokens (naive eager + output_attentions: ~2.1x);
   * extra peak memory at 2048 tokens <= 400 MiB (naive: +4.4 GiB);
   * 4096 tokens works;

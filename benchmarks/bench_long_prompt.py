@@ -1,4 +1,4 @@
-"""Long prompts (issue 5): the bundled SmolLM2 at 4096 tokens, from extraction to a zoomed heatmap.
+"""Long prompts: the bundled SmolLM2 at 4096 tokens, from extraction to a zoomed heatmap.
 
 Measured and printed:
 

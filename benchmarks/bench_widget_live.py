@@ -4,7 +4,7 @@
 
     .venv/bin/python benchmarks/bench_widget_live.py [--tokens 1024]
 
-Target (issue "The widget"): switching head <= 100 ms. Runs tests/browser/test_head_switch.py with
+Target: switching head <= 100 ms. Runs tests/browser/test_head_switch.py with
 ATTNWIDGET_BENCH_TOKENS set, which writes benchmarks/results/widget_live.json.
 """
 

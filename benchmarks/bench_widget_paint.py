@@ -12,7 +12,7 @@ A static page loads the built bundle (attnwidget/static/widget.js) and renders t
     .venv/bin/python benchmarks/bench_widget_paint.py                 # SmolLM2, 1024 tokens
     .venv/bin/python benchmarks/bench_widget_paint.py --tokens 256 --screenshot outputs/widget.png
 
-Targets (issue 3): first paint ≤ 300 ms, hover ≤ 16 ms per event.
+Targets: first paint ≤ 300 ms, hover ≤ 16 ms per event.
 """
 
 from __future__ import annotations
