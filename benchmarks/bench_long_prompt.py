@@ -31,25 +31,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_widget_paint import CHROMIUM, CHROMIUM_ARGS, page_html, summarize  # noqa: E402
+from bench_widget_paint import CHROMIUM, CHROMIUM_ARGS, MOUNT_JS, page_html, summarize  # noqa: E402
 
 MIB = 2**20
 
-PAGE_JS = """
-async ([windowInfo, windowBytes]) => {
-  await window.ready;
-  const host = document.getElementById("host");
-  const t0 = performance.now();
-  const state = JSON.parse(document.getElementById("state").textContent);
-  const decoded = window.attnwidget.decodeState(state);
-  const t1 = performance.now();
-  const model = new window.attnwidget.LocalModel(decoded);
-  window.attnwidget.default.render({ model, el: host });
-  host.getBoundingClientRect();
-  const t2 = performance.now();
-  await new Promise(requestAnimationFrame);
-  const t3 = performance.now();
-  const q = (id) => host.querySelector(`[data-testid="${id}"]`);
+PAGE_JS = (
+    """
+async ([windowInfo, windowBytes]) => {"""
+    + MOUNT_JS
+    + """  const q = (id) => host.querySelector(`[data-testid="${id}"]`);
   const box = q("heatmap");
   const r = box.getBoundingClientRect();
   const hover = [];
@@ -96,6 +86,7 @@ async ([windowInfo, windowBytes]) => {
            arrive, detail: box.dataset.detail, span };
 }
 """
+)
 
 
 def bytes_in(value: Any) -> int:

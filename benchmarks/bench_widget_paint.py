@@ -82,8 +82,9 @@ window.ready = (async () => {{
 </script></body></html>"""
 
 
-MEASURE_JS = """
-async () => {
+# The start of every measuring script: mount the views from the page's state, timing the decode (t0..t1),
+# the render (..t2) and the first frame (..t3). `bench_long_prompt.py` continues from here too.
+MOUNT_JS = """
   await window.ready;
   const host = document.getElementById("host");
   performance.clearMeasures();
@@ -97,7 +98,13 @@ async () => {
   const t2 = performance.now();
   await new Promise(requestAnimationFrame);
   const t3 = performance.now();
-  window.widgetModel = model;
+"""
+
+MEASURE_JS = (
+    """
+async () => {"""
+    + MOUNT_JS
+    + """  window.widgetModel = model;
 
   const time = (target, points) => {
     const out = [];
@@ -143,6 +150,7 @@ async () => {
   return { views, decode: t1 - t0, paintSync: t2 - t1, paintFrame: t3 - t1, heatmap, grid, strip, redraw };
 }
 """
+)
 
 
 def summarize(name: str, values: list[float]) -> str:

@@ -161,6 +161,8 @@ describe("legend and labels", () => {
 
   it("range and diverging ticks: both ends and the middle", () => {
     expect(rangeTicks(0.5, 2).map((t) => t.label)).toEqual(["0.5", "1.25", "2"]);
+    expect(rangeTicks(1.2204, 1.2212).map((t) => t.label)).toEqual(["1.2204", "1.2208", "1.2212"]);
+    expect(rangeTicks(0.3, 0.3).map((t) => t.label)).toEqual(["0.3", "0.3", "0.3"]);
     expect(divergingTicks(0.25, "A", "B").map((t) => [t.at, t.label])).toEqual([[0, "−0.25 A"], [0.5, "0"], [1, "+0.25 B"]]);
   });
 

@@ -209,11 +209,11 @@ export interface Tick {
 }
 
 /** Short text for a weight: 3 significant digits, exponent form below 0.001. */
-export function formatWeight(value: number): string {
+export function formatWeight(value: number, digits = 3): string {
   if (value === 0) return "0";
   const abs = Math.abs(value);
-  if (abs >= 1000 || abs < 0.001) return value.toExponential(2).replace("e-", "e−");
-  return value.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  if (abs >= 1000 || abs < 0.001) return value.toExponential(digits - 1).replace("e-", "e−");
+  return value.toPrecision(digits).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
 
 /** What each colour scale of the attention maps means (the legend's note). */
@@ -236,7 +236,11 @@ export function legendTicks(scale: ColorScale, max: number): Tick[] {
 
 /** Ticks for a linear scale from `lo` (left) to `hi` (right): both ends and the middle. */
 export function rangeTicks(lo: number, hi: number): Tick[] {
-  return [0, 0.5, 1].map((at) => ({ at, label: formatWeight(lo + (hi - lo) * at) }));
+  const values = [0, 0.5, 1].map((at) => lo + (hi - lo) * at);
+  // A narrow range needs more digits to tell its ends apart ("1.2204 1.2206", not "1.22 1.22").
+  let digits = 3;
+  while (digits < 6 && hi !== lo && new Set(values.map((v) => formatWeight(v, digits))).size < values.length) digits++;
+  return values.map((v, i) => ({ at: i / 2, label: formatWeight(v, digits) }));
 }
 
 /** Ticks for a diverging scale over ±range, with what each end means. */

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import transformers
 
 from attnwidget import AttentionExtractor
+from attnwidget.engine import models
 from tests.tiny_models import TINY_KINDS, minilm_folder, tiny_model
 
 
@@ -39,3 +41,17 @@ def long_gpt2(bert_tokenizer: Any) -> AttentionExtractor:
 def smollm2() -> AttentionExtractor:
     """The bundled SmolLM2-135M (converted from GGUF into the user cache on first use)."""
     return AttentionExtractor("smollm2-135m")
+
+
+@pytest.fixture()
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The GGUF files converted during a test (the real converter runs)."""
+    calls: list[Path] = []
+    real_convert = models.convert_gguf_to_cache
+
+    def counting_convert(path: Path, cache_dir: Path, **options: Any) -> None:
+        calls.append(path)
+        real_convert(path, cache_dir, **options)
+
+    monkeypatch.setattr(models, "convert_gguf_to_cache", counting_convert)
+    return calls

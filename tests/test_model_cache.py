@@ -76,20 +76,6 @@ def cache_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Path, he
     return cache
 
 
-@pytest.fixture()
-def conversions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The GGUF files converted during a test (the real converter runs)."""
-    calls: list[Path] = []
-    real_convert = models.convert_gguf_to_cache
-
-    def counting_convert(path: Path, cache_dir: Path, **options: Any) -> None:
-        calls.append(path)
-        real_convert(path, cache_dir, **options)
-
-    monkeypatch.setattr(models, "convert_gguf_to_cache", counting_convert)
-    return calls
-
-
 def assert_rebuilt_like(cache: Path, healthy_cache: Path, source: Path, model: Any) -> None:
     """The rebuilt cache passes its own checks, records what is on disk, and holds the healthy cache's weights."""
     assert models.cache_problem(source, cache) is None

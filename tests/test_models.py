@@ -66,7 +66,9 @@ def test_a_file_that_is_not_a_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_gguf_cache_hit_and_stale_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2: Any) -> None:
+def test_gguf_cache_hit_and_stale_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2: Any, conversions: list[Path]
+) -> None:
     source = models.bundled_model_path("smollm2-135m")
     user_cache = models.gguf_cache_dir(source)
     assert models.read_cache_key(user_cache) is not None, "the smollm2 fixture built the cache"
@@ -75,15 +77,6 @@ def test_gguf_cache_hit_and_stale_rebuild(tmp_path: Path, monkeypatch: pytest.Mo
     cache = models.gguf_cache_dir(source)
     assert cache.parent == tmp_path
     shutil.copytree(user_cache, cache)
-
-    conversions: list[Path] = []
-    real_convert = models.convert_gguf_to_cache
-
-    def counting_convert(path: Path, cache_dir: Path, **options: Any) -> None:
-        conversions.append(path)
-        real_convert(path, cache_dir, **options)
-
-    monkeypatch.setattr(models, "convert_gguf_to_cache", counting_convert)
 
     # A matching key: loaded straight from the cache.
     model, _ = models.load_gguf(source)
