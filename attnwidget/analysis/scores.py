@@ -91,9 +91,9 @@ LENGTH_FREE_NAMES = ("peak", "normalized_entropy", "first_token", "previous_toke
 #: Names used by earlier versions, still accepted where a score is named (``head_scores()["bos"]``).
 FORMER_NAMES = {"bos": "first_token"}
 
-# Rows per block of the row sweep (entropy, peak): its scratch buffer stays ~4 MiB at 4096 tokens, where a
-# temporary of the whole map (600 MB for 9 heads) would cost more in fresh pages than the arithmetic.
-_SWEEP_ROWS = 256
+# Rows per block of the row sweep (entropy, peak): its temporaries stay ~8 MiB at 4096 tokens, where one of
+# the whole map (600 MB for 9 heads) would cost more in fresh pages than the arithmetic.
+_SWEEP_ROWS = 512
 # Pairs of (query, target) gathered at once by `induction_scores` (bounds its memory on very repetitive
 # prompts, where there are up to seq² / 2 pairs).
 _PAIR_CHUNK = 1 << 20
@@ -122,25 +122,24 @@ def _check_maps(maps: np.ndarray) -> None:
 
 def row_sweep(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(entropy, peak), each float64 [heads, seq]: every query row's entropy ``-Σ p ln p`` (nats, 0 ln 0 = 0)
-    and its largest weight. The one O(seq²) pass of the scores; rows are taken a block at a time."""
+    and its largest weight. The one O(seq²) pass of the scores, a block of rows at a time.
+
+    Through torch's elementwise kernels (``entr``, ``amax``) rather than numpy's: 0.24 s against 0.44 s for
+    one SmolLM2 layer at 4096 tokens (9 × 4096², 2 CPU cores); terms in the maps' precision, sums in float64."""
     _check_maps(maps)
+    import torch
+
     heads, seq, _ = maps.shape
-    entropy = np.zeros((heads, seq))
-    peak = np.zeros((heads, seq))
-    dtype = maps.dtype if maps.dtype.kind == "f" else np.dtype(np.float64)
-    scratch = np.empty((min(_SWEEP_ROWS, seq), seq), dtype=dtype)
-    # Below the smallest normal float p ln p is < 1e-36 and counts as 0.
-    tiny = np.finfo(dtype).tiny
-    for head in range(heads):
-        for start in range(0, seq, _SWEEP_ROWS):
-            rows = maps[head, start : start + _SWEEP_ROWS]
-            terms = scratch[: rows.shape[0]]
-            np.maximum(rows, tiny, out=terms)
-            np.log(terms, out=terms)
-            terms *= rows
-            entropy[head, start : start + rows.shape[0]] = -terms.sum(axis=-1, dtype=np.float64)
-            peak[head, start : start + rows.shape[0]] = rows.max(axis=-1)
-    return entropy, peak
+    entropy = torch.zeros((heads, seq), dtype=torch.float64)
+    peak = torch.zeros((heads, seq), dtype=torch.float64)
+    source = torch.from_numpy(np.ascontiguousarray(maps if maps.dtype.kind == "f" else maps.astype(np.float64)))
+    with torch.inference_mode():
+        for head in range(heads):
+            for start in range(0, seq, _SWEEP_ROWS):
+                rows = source[head, start : start + _SWEEP_ROWS]
+                entropy[head, start : start + rows.shape[0]] = torch.special.entr(rows).sum(-1, dtype=torch.float64)
+                peak[head, start : start + rows.shape[0]] = rows.amax(-1)
+    return entropy.numpy(), peak.numpy()
 
 
 def row_entropy(maps: np.ndarray) -> np.ndarray:
