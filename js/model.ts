@@ -40,6 +40,9 @@ export interface WidgetInfo {
   thumbnail_size: number;
   /** Width of each neuron kind that can be shown; "mlp" is absent when MLP neurons were not recorded. */
   neuron_widths: Partial<Record<NeuronKind, number>>;
+  /** {token index: what it holds} for tokens that hold part of a character split over several tokens
+   * ("part of “🌍” (U+1F30D), completed by #3"); absent in compare panels. */
+  token_notes?: Record<string, string>;
   /** The rows of `_head_scores`, in order. */
   scores: ScoreInfo[];
   /** The scores the layer-statistics view shows as its panels. */

@@ -42,7 +42,10 @@ class Extraction:
     prompt : the text that was run.
     input_ids : int64 array [seq].
     tokens : the tokenizer's own token strings (e.g. ``"Ġcat"``), as the scripts attnwidget replaces returned them.
-    display_tokens : readable text of each token (``" cat"``), newlines shown as ``↵``.
+    display_tokens : readable text of each token (``" cat"``), newlines shown as ``↵``; a token that holds
+        part of a character split over several tokens shows its bytes (``⟨f0 9f⟩``), the token that completes
+        it the whole character.
+    token_notes : {token index: what it holds} for those tokens ("part of “🌍” (U+1F30D), completed by #3").
     residual_stream : float32 [layers + 1, seq, hidden]: index l is the input of layer l (index 0: the
         embeddings), the last index the output of the last layer (before any final norm).
     mlp_activations : float32 [layers, seq, mlp_width], the input of each MLP's output projection
@@ -66,6 +69,7 @@ class Extraction:
     is_causal: bool
     layers: LayerSource = field(repr=False)
     batch_index: int = 0
+    token_notes: dict[int, str] = field(default_factory=dict, repr=False)
     _predictions: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _head_scores: ScoreTable | None = field(default=None, repr=False)
     lens: LensProjector | None = field(default=None, repr=False)

@@ -22,7 +22,7 @@ from .lens import LensProjector
 from .models import load_model, resolve_device
 from .predictions import NextTokenPredictor
 from .recording import RecordedPass, Recording
-from .tokens import display_tokens
+from .tokens import TokenTexts, display_tokens
 
 # Prompts of one batch share a padded forward pass; keep the padded size moderate.
 _MAX_BATCH_TOKENS = 8192
@@ -33,7 +33,7 @@ class _Tokenized:
     prompt: str
     ids: list[int]
     tokens: list[str]
-    display: list[str]
+    texts: TokenTexts
 
 
 class AttentionExtractor:
@@ -160,7 +160,7 @@ class AttentionExtractor:
             prompt=prompt,
             ids=ids,
             tokens=self.tokenizer.convert_ids_to_tokens(ids),
-            display=display_tokens(self.tokenizer, prompt, ids, offsets),  # type: ignore[arg-type]
+            texts=display_tokens(self.tokenizer, prompt, ids, offsets),  # type: ignore[arg-type]
         )
 
     def _run(self, items: list[_Tokenized]) -> list[Extraction]:
@@ -176,7 +176,8 @@ class AttentionExtractor:
                 model_info=info,
                 input_ids=np.asarray(item.ids, dtype=np.int64),
                 tokens=item.tokens,
-                display_tokens=item.display,
+                display_tokens=item.texts.display,
+                token_notes=item.texts.notes,
                 predictor=self._predictor,
                 is_causal=info["is_causal"],
                 layers=layers,

@@ -193,6 +193,8 @@ class AttentionWidget(WidgetBase):
             "scores": score_info(),
             "layer_stats": list(LAYER_STAT_NAMES),
             "neuron_widths": self._neuron_widths,
+            # What a token holds when it is part of a character split over several tokens (shown on hover).
+            "token_notes": {str(index): note for index, note in ex.token_notes.items()},
         }
         return {
             "_info": info,

@@ -23,9 +23,13 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
   root.append(header, strip, legend.root);
 
   const texts = data.tokens(model);
+  const notes = data.info(model).token_notes ?? {};
   const spans: HTMLSpanElement[] = texts.map((text, index) => {
-    const span = el("span", "aw-token", text, { "data-token-index": String(index) });
-    return span;
+    const note = notes[String(index)];
+    // A token that holds part of a character (its bytes, ⟨f0 9f⟩) is drawn apart, and says which on hover.
+    const attrs: Record<string, string> = { "data-token-index": String(index) };
+    if (note) attrs.title = note;
+    return el("span", note ? "aw-token is-piece" : "aw-token", text, attrs);
   });
   strip.append(...spans);
 
@@ -53,6 +57,8 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
   const describe = (index: number): string => {
     if (index < 0) return "hover a token; click pins it";
     const parts = [tokenLabel(index, texts[index])];
+    const note = notes[String(index)];
+    if (note) parts.push(note);
     const { tokens: next, probs, k } = data.predictions(model);
     const row = next[index];
     if (row && row.length) {
