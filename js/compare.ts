@@ -25,7 +25,6 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
     const selections = panels.map((panel) => new Selection(panel, lifetime));
     const views: View[] = [];
     const panelRow = el("div", "aw-compare-panels");
-    panelRow.style.gridTemplateColumns = `repeat(${count}, minmax(0, 1fr))`;
     info.prompts.forEach((prompt, i) => {
       const context = { model: panels[i], selection: selections[i], theme, lifetime };
       const tokens = createTokenStrip(context);
@@ -62,7 +61,6 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
       column.append(title, diff.root);
       // Two prompts: the difference is a third column beside them, at the same size; more: below.
       if (count === 2) {
-        panelRow.style.gridTemplateColumns = "repeat(3, minmax(0, 1fr))";
         panelRow.append(column);
       } else {
         bottom.append(column);

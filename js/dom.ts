@@ -11,6 +11,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** Text that follows the pointer, in a line that may cut it short (CSS .aw-live/.aw-readout): all of it is
+ * also the element's tooltip. */
+export function setLiveText(node: HTMLElement, text: string): void {
+  node.textContent = text;
+  node.title = text;
+}
+
 export function canvas(className: string, layer?: "base" | "overlay"): HTMLCanvasElement {
   const c = el("canvas", className);
   if (layer) c.dataset.layer = layer;
@@ -31,9 +38,28 @@ export function layeredBox(
   return { box, base, overlay };
 }
 
-/** Size a canvas's backing store to its CSS box × devicePixelRatio; returns a context in CSS pixels. */
+let densityOverride: number | null = null;
+
+/** Device pixels per CSS pixel the views paint at: the screen's, or the one `atDensity` asks for. */
+export function pixelDensity(): number {
+  return densityOverride ?? (window.devicePixelRatio || 1);
+}
+
+/** Run `fn` (a view's repaint) with canvases sized at `density` device pixels per CSS pixel: saving a
+ * view as a 2× PNG repaints it at 2, takes its pixels, and repaints it at the screen's density again. */
+export function atDensity<T>(density: number, fn: () => T): T {
+  const before = densityOverride;
+  densityOverride = density;
+  try {
+    return fn();
+  } finally {
+    densityOverride = before;
+  }
+}
+
+/** Size a canvas's backing store to its CSS box × pixelDensity(); returns a context in CSS pixels. */
 export function fitCanvas(c: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D | null {
-  const dpr = window.devicePixelRatio || 1;
+  const dpr = pixelDensity();
   const w = Math.max(1, Math.round(width * dpr));
   const h = Math.max(1, Math.round(height * dpr));
   if (c.width !== w) c.width = w;
@@ -44,7 +70,7 @@ export function fitCanvas(c: HTMLCanvasElement, width: number, height: number): 
 }
 
 export function devicePixels(cssPixels: number): number {
-  return Math.max(1, Math.round(cssPixels * (window.devicePixelRatio || 1)));
+  return Math.max(1, Math.round(cssPixels * pixelDensity()));
 }
 
 /** Where a pointer event is over `target`: (x, y) from its top-left corner, and its size (CSS pixels). */

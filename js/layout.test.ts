@@ -34,8 +34,8 @@ describe("cellAt (which cell is under a point)", () => {
 });
 
 describe("grid and stats geometry", () => {
-  it("keeps the head grid within ~300 × 720 px with cells of 10..56 px", () => {
-    expect(gridCellSize(30, 9)).toBe(24);
+  it("keeps the head grid within ~300 × 510 px with cells of 10..56 px", () => {
+    expect(gridCellSize(30, 9)).toBe(17);
     expect(gridCellSize(12, 12)).toBe(25);
     expect(gridCellSize(2, 4)).toBe(56);
     expect(gridCellSize(96, 32)).toBe(10);
@@ -52,6 +52,18 @@ describe("grid and stats geometry", () => {
     expect(statsCellAt(g.width, 1, g.height, 30, 9, 4, g.cellWidth, g.gap)).toBeNull();
     expect(g.width).toBe(4 * 9 * g.cellWidth + 3 * g.gap);
     expect(g.height).toBe(30 * g.rowHeight);
+  });
+
+  it("fits the layer-stats matrices into the room they are given", () => {
+    expect(statsGeometry(30, 9, 4).width).toBeLessThanOrEqual(600);
+    for (const room of [600, 420, 300, 264]) {
+      const g = statsGeometry(30, 9, 4, room);
+      expect(g.width).toBeLessThanOrEqual(room);
+      expect(g.cellWidth).toBeGreaterThanOrEqual(6);
+    }
+    expect(statsGeometry(30, 9, 4, 300).gap).toBe(8);
+    // Too narrow even at 6 px a cell: the smallest cells, wider than the room.
+    expect(statsGeometry(30, 32, 4, 300).cellWidth).toBe(6);
   });
 });
 

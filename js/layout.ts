@@ -1,8 +1,9 @@
 // Geometry shared by the views: sizes, which cell is under a point, which axis labels to draw.
 
-/** CSS pixels per head-grid cell: the grid stays within about 300 × 720 px, cells 10..56 px. */
+/** CSS pixels per head-grid cell: the grid stays within about 300 × 510 px (so that the widget fits one
+ * screen beside the heatmap), cells 10..56 px. */
 export function gridCellSize(layers: number, heads: number): number {
-  return Math.max(10, Math.min(56, Math.floor(Math.min(300 / heads, 720 / layers))));
+  return Math.max(10, Math.min(56, Math.floor(Math.min(300 / heads, 510 / layers))));
 }
 
 export interface Cell {
@@ -85,12 +86,13 @@ export function statsCellAt(
   return { layer, panel, head: Math.min(heads - 1, Math.floor(offset / cellWidth)) };
 }
 
-/** Layer-stats sizes: matrices cells cellWidth × rowHeight, `gap` px between matrices. */
-export function statsGeometry(layers: number, heads: number, panels: number): {
+/** Layer-stats sizes: matrices cells cellWidth × rowHeight, `gap` px between matrices, as wide as `room`
+ * allows (cells 6..28 px wide: narrower than 6, the matrices stay 6 px a cell wide and overflow). */
+export function statsGeometry(layers: number, heads: number, panels: number, room = 600): {
   cellWidth: number; rowHeight: number; gap: number; width: number; height: number;
 } {
-  const gap = 16;
-  const cellWidth = Math.max(6, Math.min(28, Math.floor((600 - (panels - 1) * gap) / (panels * heads))));
+  const gap = room < 400 ? 8 : 16;
+  const cellWidth = Math.max(6, Math.min(28, Math.floor((room - (panels - 1) * gap) / (panels * heads))));
   const rowHeight = Math.max(6, Math.min(16, Math.floor(360 / layers)));
   return {
     cellWidth, rowHeight, gap,

@@ -49,6 +49,20 @@ describe("lensStatus", () => {
     expect(s.message).toMatch(/hover needs the live widget/);
   });
 
+  it("without a kernel, never waits: it shows what the saved state holds or says what needs the kernel", () => {
+    for (const pinned of [-1, 2, 7]) {
+      for (const hovered of [-1, 2, 7]) {
+        for (const shown of [-1, 2]) {
+          const s = lensStatus({ ...base, isStatic: true, pinned, hovered, shown, complete: shown >= 0 });
+          expect(s.message).not.toMatch(/computing/);
+          const wanted = pinned >= 0 ? pinned : hovered;
+          if (shown >= 0 && wanted !== shown && wanted >= 0) expect(s.message).toMatch(/running kernel/);
+          if (shown < 0) expect(s.message).toMatch(/running kernel/);
+        }
+      }
+    }
+  });
+
   it("keeps the last rows when the pointer leaves", () => {
     const s = lensStatus({ ...base, shown: 2, complete: true });
     expect(s).toMatchObject({ mode: "table", stale: false, why: "last" });

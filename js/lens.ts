@@ -11,7 +11,8 @@ export interface LensInput {
   shown: number;
   /** Whether the data is complete: rows × k texts and probabilities. */
   complete: boolean;
-  /** No kernel behind the page (static export): nothing new can be computed. */
+  /** No kernel behind the model (kernel.ts: exported page, saved widget state, html-manager page): nothing
+   * new can be computed, only what the saved state holds is shown. */
   isStatic: boolean;
   /** Why the model has no logit lens (encoders), if so. */
   unavailable?: string;
@@ -20,7 +21,7 @@ export interface LensInput {
 export interface LensStatus {
   /** "table": draw the rows; "empty": only the message. */
   mode: "table" | "empty";
-  /** The rows are for another position than the one wanted (being computed, or static page). */
+  /** The rows are for another position than the one wanted (being computed, or no kernel). */
   stale: boolean;
   /** The position the person is pointing at or pinned (-1: none). */
   wanted: number;
@@ -42,7 +43,7 @@ export function lensStatus(input: LensInput): LensStatus {
   if (!has) {
     let message = "hover a token to see what each layer predicts next; click pins it";
     if (input.isStatic) {
-      message = "no token was pinned when this page was saved: hover needs the live widget";
+      message = "no token was pinned when this widget was saved: hover needs the live widget (a running kernel)";
     } else if (wanted >= 0) {
       message = "computing…";
     }
@@ -54,7 +55,7 @@ export function lensStatus(input: LensInput): LensStatus {
   const why = input.pinned >= 0 ? "pinned" : "hovered";
   if (wanted === input.shown) return { mode: "table", stale: false, wanted, why, message: why };
   const message = input.isStatic
-    ? `#${wanted} is not in this page: hover needs the live widget`
+    ? `#${wanted} is not in the saved state: hover needs the live widget (a running kernel)`
     : `computing #${wanted}…`;
   return { mode: "table", stale: true, wanted, why, message };
 }

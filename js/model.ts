@@ -9,6 +9,15 @@ export type ColorScale = "linear" | "gamma" | "row" | "log";
 export const COLOR_SCALES: readonly ColorScale[] = ["linear", "gamma", "row", "log"];
 export type NeuronKind = "residual" | "mlp";
 
+/** The views (each named by its data-testid; VIEWS in attention.py): the main ones on top, then the side
+ * panel's, one tab each. */
+export const MAIN_VIEWS = ["token-strip", "head-grid", "heatmap"] as const;
+export const PANEL_VIEWS = ["logit-lens", "head-scores", "neuron-plot", "layer-stats"] as const;
+export type PanelView = (typeof PANEL_VIEWS)[number];
+export type ViewName = (typeof MAIN_VIEWS)[number] | PanelView;
+/** `panel` when none of the views is a side-panel view. */
+export const NO_PANEL = "none";
+
 /** One array on the wire: what it is and its bytes (`Encoded` in encode.py); `{}` when there is none. */
 export interface Encoded<Info> {
   info: Info;
@@ -126,6 +135,10 @@ export interface WidgetTraits {
   /** The heatmap's zoom window [q0, q1, k0, k1] (half-open), [] when not zoomed; written by the heatmap when
    * the sent map is max-pooled (it then needs detail), or by Python to zoom the views. */
   map_window: number[];
+  /** The views that exist, in page order (see ViewName). */
+  views: ViewName[];
+  /** The side panel's open tab: one of `views` that is a PanelView, or "none" when there is none. */
+  panel: PanelView | typeof NO_PANEL;
   _info: WidgetInfo;
   /** Token texts, already made visible by Python (↵ ⇥ ␣ ∅). */
   _tokens: string[];

@@ -36,7 +36,8 @@ export function decodeState(raw: Record<string, unknown>): WidgetTraits {
 }
 
 export class LocalModel implements AnyModel<WidgetTraits> {
-  /** True: there is no kernel behind this model (views say so instead of "loading"). */
+  /** True: there is no kernel behind this model (kernel.ts's hasKernel reads it; views say so instead of
+   * "loading"). */
   readonly isStatic = true;
   readonly sent: unknown[] = [];
   private readonly handlers = new Map<string, Set<Handler>>();

@@ -1,10 +1,12 @@
-// attnwidget's views: seven linked panels over one AttentionWidget model (its traits: model.ts). anywidget
-// calls render() once per display; the render shell (shell.ts) ends everything it started in the cleanup.
+// attnwidget's views over one AttentionWidget model (its traits: model.ts): the token strip, head grid and
+// heatmap on top, the other views as tabs of a side panel (views/sidePanel.ts); `views` says which exist.
+// anywidget calls render() once per display; the render shell (shell.ts) ends everything it started in the
+// cleanup, and a new `views` renders the widget again.
 import "./widget.css";
 import type { AnyWidget } from "@anywidget/types";
 import * as data from "./data";
 import { el } from "./dom";
-import type { Model, WidgetTraits } from "./model";
+import { MAIN_VIEWS, type Model, PANEL_VIEWS, type PanelView, type ViewName, type WidgetTraits } from "./model";
 import { Selection } from "./selection";
 import { modelShape, renderShell, widgetHeader } from "./shell";
 import { type ExtraMap, type ExtraNeurons, LocalModel, decodeState } from "./static";
@@ -14,27 +16,56 @@ import { createHeatmap } from "./views/heatmap";
 import { createLayerStats } from "./views/layerStats";
 import { createLogitLens } from "./views/logitLens";
 import { createNeuronPlot } from "./views/neuronPlot";
+import { createSidePanel } from "./views/sidePanel";
 import { createTokenStrip } from "./views/tokenStrip";
-import type { ViewContext } from "./views/view";
+import type { View, ViewContext } from "./views/view";
 
-function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
+const PANEL_VIEW_MAKERS: Record<PanelView, (context: ViewContext) => View> = {
+  "logit-lens": createLogitLens,
+  "head-scores": createHeadScores,
+  "neuron-plot": createNeuronPlot,
+  "layer-stats": createLayerStats,
+};
+
+/** The views to show: the `views` trait (every view when it is missing: a page saved before it existed). */
+function wantedViews(model: Model): Set<ViewName> {
+  const views = model.get("views");
+  return new Set(Array.isArray(views) ? views : [...MAIN_VIEWS, ...PANEL_VIEWS]);
+}
+
+function renderViews(model: Model, host: HTMLElement): () => void {
   return renderShell(host, "attnwidget", ({ root, lifetime, theme }) => {
-    const context: ViewContext = { model, selection: new Selection(model, lifetime), theme, lifetime };
+    const selection = new Selection(model, lifetime);
+    const context: ViewContext = { model, selection, theme, lifetime };
+    const wanted = wantedViews(model);
     const i = data.info(model);
     const kind = i.is_causal ? "causal" : "bidirectional";
     const header = widgetHeader(i.model_name, `${i.seq_len} tokens · ${modelShape(i)} · ${kind}`);
-    const tokens = createTokenStrip(context);
-    const grid = createHeadGrid(context);
-    const heatmap = createHeatmap(context);
-    const neurons = createNeuronPlot(context);
-    const stats = createLayerStats(context);
-    const lens = createLogitLens(context);
-    const roles = createHeadScores(context);
+    const tokens = wanted.has("token-strip") ? createTokenStrip(context) : null;
+    const grid = wanted.has("head-grid") ? createHeadGrid(context) : null;
+    const heatmap = wanted.has("heatmap") ? createHeatmap(context) : null;
+    const tabs = PANEL_VIEWS.filter((name) => wanted.has(name)).map((name) => ({ name, view: PANEL_VIEW_MAKERS[name](context) }));
     const main = el("div", "aw-main");
-    main.append(grid.root, heatmap.root, lens.root);
-    root.append(header, tokens.root, main, roles.root, neurons.root, stats.root);
-    return [tokens, grid, heatmap, neurons, stats, lens, roles];
+    for (const view of [grid, heatmap]) if (view) main.append(view.root);
+    if (tabs.length) main.append(createSidePanel(model, selection, lifetime, tabs).root);
+    root.append(header);
+    if (tokens) root.append(tokens.root);
+    root.append(main);
+    return [tokens, grid, heatmap, ...tabs.map((t) => t.view)].filter((view) => view !== null);
   });
+}
+
+function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
+  let cleanup = renderViews(model, host);
+  const again = () => {
+    cleanup();
+    cleanup = renderViews(model, host);
+  };
+  model.on("change:views", again);
+  return () => {
+    model.off("change:views", again);
+    cleanup();
+  };
 }
 
 /** Render state exported by AttentionWidget.state_for_export() without a kernel; returns the cleanup. */

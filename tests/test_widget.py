@@ -15,7 +15,7 @@ from attnwidget import AttentionExtractor, AttentionWidget
 from attnwidget.analysis.neurons import top_variable_neurons
 from attnwidget.analysis.scores import LAYER_STAT_NAMES, SCORE_NAMES
 from attnwidget.widgets import encode
-from attnwidget.widgets.attention import NEURON_K_MAX
+from attnwidget.widgets.attention import NEURON_K_MAX, VIEWS
 from tests.tiny_models import tiny_model
 
 MIB = 2**20
@@ -133,6 +133,62 @@ def test_neuron_k_is_capped_by_width(result: attnwidget.Extraction) -> None:
     assert NEURON_K_MAX >= 32
     with pytest.raises(traitlets.TraitError, match=r"1\.\.32"):
         w.neuron_k = 33
+
+
+# ---- which views, and the side panel's open tab --------------------------------------------------------
+def test_views_and_panel_defaults(result: attnwidget.Extraction, bert: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result)
+    assert w.views == list(VIEWS) and w.panel == "logit-lens"
+    assert AttentionWidget(bert).panel == "head-scores", "an encoder has no logit lens to open first"
+
+
+def test_views_keep_the_page_order_and_the_panel_follows_them(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result, views=["neuron-plot", "heatmap", "token-strip"])
+    assert w.views == ["token-strip", "heatmap", "neuron-plot"] and w.panel == "neuron-plot"
+    w.views = ["heatmap", "layer-stats", "logit-lens"]
+    assert w.panel == "logit-lens", "the open tab went with its view: the first of the remaining ones opens"
+    w.panel = "layer-stats"
+    w.views = ["heatmap"]
+    assert w.panel == "none", "no side-panel view left"
+    w.views = ["heatmap", "head-scores"]
+    assert w.panel == "head-scores"
+    assert AttentionWidget(result, views=["heatmap", "neuron-plot"], panel="neuron-plot").panel == "neuron-plot"
+    assert AttentionWidget(result, views="heatmap").views == ["heatmap"], "one name alone, as traitlets allows"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"views": []}, r"views must be a non-empty list of names, each one of 'token-strip', .*, got \[\]"),
+        ({"views": ["heatmap", "attention"]}, r"views must be .*got \['heatmap', 'attention'\]"),
+        ({"views": "attention"}, r"views must be a non-empty list of names, .*got 'attention'"),
+        ({"views": ("heatmap", 3)}, r"views must be .*got \('heatmap', 3\)"),
+        ({"panel": "heatmap"}, r"panel must be one of 'logit-lens', 'head-scores', 'neuron-plot', 'layer-stats', got"),
+        (
+            {"views": ["heatmap", "neuron-plot"], "panel": "logit-lens"},
+            r"panel must be one of 'neuron-plot' \('logit-lens' is not among this widget's views\), got 'logit-lens'",
+        ),
+    ],
+)
+def test_views_and_panel_reject_what_is_not_allowed(
+    result: attnwidget.Extraction, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(traitlets.TraitError, match=message) as error:
+        AttentionWidget(result, **options)
+    assert "\n" not in str(error.value)
+    w = AttentionWidget(result, views=["heatmap", "neuron-plot"])
+    *_, (name, bad) = options.items()  # the last option is the bad one
+    with pytest.raises(traitlets.TraitError):
+        setattr(w, name, bad)
+    assert (w.views, w.panel) == (["heatmap", "neuron-plot"], "neuron-plot"), "a rejected value changes nothing"
+
+
+def test_views_and_panel_travel_in_the_state(result: attnwidget.Extraction) -> None:
+    w = AttentionWidget(result, views=["token-strip", "heatmap", "layer-stats"])
+    state = w.get_state()
+    assert state["views"] == ["token-strip", "heatmap", "layer-stats"] and state["panel"] == "layer-stats"
+    w.set_state({"panel": "layer-stats"})  # what a click on a tab sends
+    assert w.panel == "layer-stats"
 
 
 # ---- the bytes ----------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from ..engine.extraction import NEURON_KINDS, Extraction
 from ..engine.extractor import shared_extractor
 from ..engine.tokens import visible_text
 from . import encode
-from .base import BoundedInt, Checked, Choice, WidgetBase
+from .base import BoundedInt, Checked, Choice, Names, WidgetBase, invalid, one_of
 
 COLOR_SCALES = ("linear", "gamma", "row", "log")
 NEURON_K_MAX = 256
@@ -35,6 +35,21 @@ HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES)
 # Logit lens: top-k per layer for the pinned (else hovered) token; positions already computed are kept.
 LENS_K = 5
 LENS_CACHE_SIZE = 64
+# The views (each named by its data-testid), in the order of the page: the main ones on top, then the side
+# panel's, one tab each (`panel` says which is open).
+MAIN_VIEWS = ("token-strip", "head-grid", "heatmap")
+PANEL_VIEWS = ("logit-lens", "head-scores", "neuron-plot", "layer-stats")
+VIEWS = (*MAIN_VIEWS, *PANEL_VIEWS)
+NO_PANEL = "none"
+
+
+def panel_choices(views: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """What `panel` can be for these views: one of their side-panel views, or "none" when they have none."""
+    return tuple(view for view in PANEL_VIEWS if view in views) or (NO_PANEL,)
+
+
+def _panel_why(widget: AttentionWidget, value: str) -> str:
+    return f" ({value!r} is not among this widget's views)" if value in PANEL_VIEWS else ""
 
 
 def check_window(window: Any, seq_len: int, name: str = "map_window") -> tuple[int, int, int, int] | None:
@@ -79,6 +94,11 @@ class AttentionWidget(WidgetBase):
     head_score : ``"none"`` or a per-head score (``"induction"``, ``"previous_token"``, ``"first_token"``,
         ``"self"``, ``"local"``, ``"peak"``, ``"entropy"``, ``"normalized_entropy"``; see
         `attnwidget.analysis.scores`) that colours the head grid and ranks the heads in the head-roles view.
+    views : which views exist (default: all), by name: ``"token-strip"``, ``"head-grid"``, ``"heatmap"``
+        on top, ``"logit-lens"``, ``"head-scores"``, ``"neuron-plot"``, ``"layer-stats"`` as tabs of the
+        side panel.
+    panel : the side panel's open tab, one of its views (default: the first of them, passing over the logit
+        lens of a model that has none); a click on a tab sets it.
 
     Examples
     --------
@@ -111,6 +131,13 @@ class AttentionWidget(WidgetBase):
         check="_check_map_window",
         help="The heatmap's zoom window [q0, q1, k0, k1] (half-open token ranges), [] when not zoomed.",
     ).tag(sync=True)
+    views = Names(VIEWS, choices=VIEWS, help=f"The views the widget shows, any of {VIEWS}.").tag(sync=True)
+    panel = Choice(
+        PANEL_VIEWS[0],
+        choices="_panel_choices",
+        why=_panel_why,
+        help=f"The side panel's open tab: one of {PANEL_VIEWS} that is in `views` ({NO_PANEL!r} when none is).",
+    ).tag(sync=True)
 
     # ---- private, Python → views (see attnwidget.widgets.encode for the byte layouts) -----------------
     _info = traitlets.Dict().tag(sync=True)
@@ -142,6 +169,8 @@ class AttentionWidget(WidgetBase):
         neuron_kind: str = "residual",
         neuron_k: int = 16,
         head_score: str = "none",
+        views: list[str] | tuple[str, ...] = VIEWS,
+        panel: str | None = None,
     ) -> None:
         if not isinstance(extraction, Extraction):
             raise TypeError(
@@ -159,7 +188,9 @@ class AttentionWidget(WidgetBase):
             neuron_kind=neuron_kind,
             neuron_k=neuron_k,
             head_score=head_score,
+            views=views,
         )
+        selection["panel"] = self._initial_panel(panel, selection["views"])
         # Everything goes to super().__init__ so that the comm's first message carries the whole state.
         super().__init__(
             **self._static_state(),
@@ -237,6 +268,20 @@ class AttentionWidget(WidgetBase):
 
     def _neuron_kinds(self) -> tuple[str, ...]:
         return tuple(kind for kind in NEURON_KINDS if kind in self._neuron_widths)
+
+    def _panel_choices(self) -> tuple[str, ...]:
+        return panel_choices(self.views)
+
+    def _initial_panel(self, panel: str | None, views: list[str]) -> str:
+        """`panel` checked against the views the widget is built with (its `views` trait is not set yet)."""
+        choices = panel_choices(views)
+        if panel is None:
+            # A model with no logit lens (an encoder) opens on the first tab that has something to show.
+            has_lens = self._extraction.lens is not None
+            return next((name for name in choices if has_lens or name != "logit-lens"), choices[0])
+        if panel not in choices:
+            raise invalid("panel", one_of(choices) + (_panel_why(self, panel) if isinstance(panel, str) else ""), panel)
+        return panel
 
     def _check_map_window(self, value: Any) -> list[int]:
         window = check_window(value, self._extraction.seq_len)
@@ -336,6 +381,12 @@ class AttentionWidget(WidgetBase):
         if position >= 0 and position != self._lens.get("info", {}).get("position"):
             self.apply({"_lens": self.encoded_lens(position)})
 
+    @traitlets.observe("views")
+    def _on_views_change(self, _change: dict[str, Any]) -> None:
+        # The open tab goes when its view does: the first of the side panel's views opens instead.
+        if self.panel not in self._panel_choices():
+            self.panel = self._panel_choices()[0]
+
     @traitlets.observe("layer", "head", "map_window")
     def _on_window_change(self, _change: dict[str, Any]) -> None:
         shown = self._map_window.get("info")
@@ -354,6 +405,7 @@ def show(prompt: str, model: Any = None, **widget_options: Any) -> AttentionWidg
     """Extract `prompt` with `model` (the bundled SmolLM2 by default) and return the widget.
 
     `model` is a model spec (alias, folder, .gguf file, cached hub id) or an `AttentionExtractor`;
-    extractors built from specs are kept for the next call. Keyword options go to `AttentionWidget`.
+    extractors built from specs are kept for the next call. Keyword options go to `AttentionWidget`
+    (``views=["token-strip", "heatmap"]`` shows only those; ``panel="neuron-plot"`` opens that tab).
     """
     return AttentionWidget(shared_extractor(model).extract_activations(prompt), **widget_options)

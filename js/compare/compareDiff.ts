@@ -10,9 +10,11 @@ import { cellAt, fullWindow, tokenLabel } from "../layout";
 import type { Lifetime } from "../lifetime";
 import { colorize, putPixels, resampleMax, resampleMaxAbs } from "../raster";
 import type { Selection } from "../selection";
+import { fileStem } from "../snapshot";
 import type { Theme } from "../theme";
 import { createLegend } from "../views/legend";
 import { clearOverlay, createMapFrame, paintTokenAxes, paintTokenBands } from "../views/mapFrame";
+import { createSaveButtons } from "../views/save";
 import type { View } from "../views/view";
 import { comparablePairs, differenceMap } from "./logic";
 import type { CompareModel } from "./model";
@@ -73,6 +75,12 @@ export function createCompareDiff({ model, panels, selections, theme, lifetime }
   const legend = createLegend({ width: 240, fit: true, testid: "compare-diff-legend" });
   root.append(header, note, f.frame, legend.root);
   const tooltip = new Tooltip(f.frame);
+  const stem = () => {
+    const [a, b] = pairOf();
+    const { layer, head } = selection().shownHead;
+    return fileStem(["attention-difference", `L${layer}`, `H${head}`, `${info.labels[b]}-minus-${info.labels[a]}`]);
+  };
+  header.append(createSaveButtons(lifetime, { name: "compare-diff", root, repaint: () => repaint(), theme, fileStem: stem }));
 
   let boxSize = 0;
   let cached: { a: Float32Array; b: Float32Array; shown: Shown } | null = null;

@@ -7,10 +7,12 @@ import { Tooltip, el } from "../dom";
 import type { Lifetime } from "../lifetime";
 import { rankHeads } from "../ranking";
 import type { HeadRef, Selection } from "../selection";
+import { fileStem } from "../snapshot";
 import type { Theme } from "../theme";
 import { createHeadList } from "../views/headList";
 import { createLayerHeadGrid } from "../views/layerHeadGrid";
 import { createLegend } from "../views/legend";
+import { createSaveButtons } from "../views/save";
 import type { View } from "../views/view";
 import { headStat, metricScores } from "./logic";
 import type { CompareModel, Metric } from "./model";
@@ -40,6 +42,9 @@ export function createHeadDiff({ model, selections, theme, lifetime }: HeadDiffC
   const metricLabel = el("label", "aw-control", "metric ");
   metricLabel.append(metricSelect);
   header.append(el("h3", "aw-title", "Which heads change"), el("span", "aw-hint", "hover: preview · click: select"), metricLabel);
+  header.append(createSaveButtons(lifetime, {
+    name: "head-diff", root, repaint: () => repaint(), theme, fileStem: () => fileStem(["head-differences", model.get("metric")]),
+  }));
   const description = el("div", "aw-hint aw-metric-note");
 
   const body = el("div", "aw-head-diff-body");

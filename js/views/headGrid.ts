@@ -6,8 +6,10 @@ import * as data from "../data";
 import { Tooltip, el } from "../dom";
 import { colorize, levelsAt } from "../raster";
 import { chosenScore, scoreColour } from "../scores";
+import { fileStem } from "../snapshot";
 import { createLayerHeadGrid } from "./layerHeadGrid";
 import { createLegend } from "./legend";
+import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
 
 export function createHeadGrid({ model, selection, theme, lifetime }: ViewContext): View {
@@ -26,6 +28,8 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   legend.root.style.maxWidth = `${legendWidth}px`;
   root.append(header, grid.frame, legend.root);
   const tooltip = new Tooltip(grid.frame);
+  const stem = () => fileStem(["heads", chosenScore(model)?.name ?? model.get("color_scale")]);
+  header.append(createSaveButtons(lifetime, { name: "head-grid", root, repaint: () => repaint(), theme, fileStem: stem }));
 
   const paintBase = () => {
     const thumbs = data.thumbnails(model);

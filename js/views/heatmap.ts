@@ -3,30 +3,35 @@
 // heatmapZoom.ts; which data is drawn and what a cell holds: heatmapData.ts.
 import { SCALE_NOTES, cssColor, legendTicks } from "../color";
 import * as data from "../data";
-import { Tooltip, devicePixels, el, onResize, pointIn } from "../dom";
+import { Tooltip, devicePixels, el, onResize, pointIn, setLiveText } from "../dom";
+import { hasKernel } from "../kernel";
 import { isZoomed, tokenOffset, windowCellAt } from "../layout";
 import { COLOR_SCALES, type ColorScale } from "../model";
 import { colorize, putPixels } from "../raster";
+import { fileStem } from "../snapshot";
 import {
   HeatmapLevels, type Shown, cellAtTokens, covers, describeCell, detailPatch, maxOf, shownMap,
 } from "./heatmapData";
+import { heatmapSvgText } from "./heatmapSvg";
 import { createZoom } from "./heatmapZoom";
 import { createLegend } from "./legend";
 import { clearOverlay, createMapFrame, paintTokenAxes, paintTokenBands } from "./mapFrame";
+import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
 
 export function createHeatmap({ model, selection, theme, lifetime }: ViewContext): View {
   const info = data.info(model);
   const texts = data.tokens(model);
   const seq = info.seq_len;
-  const isStatic = "isStatic" in model;
+  // Read each time: whether a kernel is behind the model shows once the view is in its host (kernel.ts).
+  const live = () => hasKernel(model, root);
   // Compare panels have no map_window: zoom works, detail is not requested; nor is it without a kernel.
-  const canRequest = Array.isArray(model.get("map_window")) && !isStatic;
+  const canRequest = () => Array.isArray(model.get("map_window")) && live();
 
   const root = el("section", "aw-panel aw-heatmap-panel");
   const header = el("div", "aw-panel-header");
   const title = el("h3", "aw-title");
-  const status = el("span", "aw-hint");
+  const status = el("span", "aw-hint aw-live");
   const scaleSelect = el("select", "aw-select", undefined, { "aria-label": "colour scale", title: "colour scale" });
   for (const scale of COLOR_SCALES) scaleSelect.append(el("option", undefined, scale, { value: scale }));
   const scaleLabel = el("label", "aw-control", "scale ");
@@ -44,13 +49,31 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
   const zoomed = () => isZoomed(zoom.window, seq);
 
   const zoom = createZoom({
-    model, seq, box: f.box, lifetime, canRequest,
+    model, seq, box: f.box, lifetime,
+    get canRequest() {
+      return canRequest();
+    },
     onChange: () => repaint(),
     onWheel: (event) => showTooltip(event),
     onDragStart: () => tooltip.hide(),
   });
   header.append(title, status, zoom.controls, scaleLabel);
   root.append(header, f.frame, legend.root);
+  const svg = () => {
+    const s = shown();
+    if (!s || boxSize <= 0) return null;
+    return heatmapSvgText({
+      title: `${title.textContent} · ${status.textContent}`, shown: s, detail: zoomed() ? detailPatch(model, s) : null,
+      win: zoom.window, seq, causal: info.is_causal, scale: model.get("color_scale"), texts,
+      hovered: selection.hovered, pinned: selection.token, side: boxSize, theme: theme(), legend: legend.drawn(),
+    });
+  };
+  const stem = () => {
+    const { layer, head } = selection.shownHead;
+    const w = zoom.window;
+    return fileStem(["attention", `L${layer}`, `H${head}`, ...(zoomed() ? [`q${w.q0}-${w.q0 + w.span}`, `k${w.k0}-${w.k0 + w.span}`] : [])]);
+  };
+  header.append(createSaveButtons(lifetime, { name: "heatmap", root, repaint: () => repaint(), theme, fileStem: stem, svg }));
 
   const describeWindow = (s: Shown): string => {
     const w = zoom.window;
@@ -61,13 +84,13 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
       const pooled = detail.rows < detail.q1 - detail.q0 || detail.cols < detail.k1 - detail.k0;
       return `${range}${pooled ? " (max-pooled)" : " (exact)"}`;
     }
-    return `${range} · max-pooled${canRequest ? " (loading detail…)" : ""}`;
+    return `${range} · max-pooled${canRequest() ? " (loading detail…)" : ""}`;
   };
 
   const describeStatus = (s: Shown): string => {
     if (zoomed()) return describeWindow(s);
     if (s.kind === "preview") {
-      const why = selection.isPreview ? " (click to select)" : isStatic ? " (full map not in this page)" : " (loading…)";
+      const why = selection.isPreview ? " (click to select)" : live() ? " (loading…)" : " (full map not saved: it needs a running kernel)";
       return `preview: ${s.size}² thumbnail${why}`;
     }
     return s.kind === "pooled" ? `${seq} tokens max-pooled to ${s.size}² (zoom in for detail)` : `${seq} × ${seq}`;
@@ -80,7 +103,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     zoom.update();
     if (!s) return;
     title.textContent = `Layer ${s.layer} · head ${s.head}`;
-    status.textContent = describeStatus(s);
+    setLiveText(status, describeStatus(s));
     status.classList.toggle("is-preview", s.kind === "preview");
     // A box measured 0 wide (detached, or mid theme switch) keeps the last size it had.
     boxSize = Math.floor(f.box.getBoundingClientRect().width) || boxSize;
@@ -132,7 +155,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     if (!s || !hit) return;
     hover = hit;
     const cell = cellAtTokens(s, zoomed() ? detailPatch(model, s) : null, seq, hit.query, hit.key);
-    tooltip.showAt(describeCell(texts, info.is_causal, cell, hit.query, hit.key, canRequest), event);
+    tooltip.showAt(describeCell(texts, info.is_causal, cell, hit.query, hit.key, canRequest()), event);
     paintOverlay();
   };
 

@@ -1,14 +1,20 @@
 // Per layer (rows, equal heights over the whole data-testid="layer-stats" box) and head: one small matrix
 // per score of `_info.layer_stats` (peak weight, entropy, first- and previous-token attention), side by
 // side, each with its legend below. A click selects the row's layer, and on a matrix cell that head too.
+// The matrices take the width the panel has (a narrow side panel, a phone-wide notebook).
 import { cssColor, formatWeight, packedCss, rangeTicks } from "../color";
 import * as data from "../data";
-import { Tooltip, el, fitCanvas, layeredBox, pointIn } from "../dom";
+import { Tooltip, el, fitCanvas, layeredBox, onResize, pointIn } from "../dom";
 import { statsCellAt, statsGeometry } from "../layout";
 import { scoreColour, scoreRange } from "../scores";
+import { fileStem } from "../snapshot";
 import { layerLabels } from "./layerHeadGrid";
 import { createLegend } from "./legend";
+import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
+
+/** Below this width (px) of a matrix, the legends are not under their matrices but two to a row, titled. */
+const NARROW_LEGEND = 100;
 
 export function createLayerStats({ model, selection, theme, lifetime }: ViewContext): View {
   const info = data.info(model);
@@ -16,39 +22,72 @@ export function createLayerStats({ model, selection, theme, lifetime }: ViewCont
   const heads = info.num_heads;
   const shown = () => info.layer_stats.map((name) => data.score(model, name)).filter((s) => s !== null);
   const panels = info.layer_stats.length;
-  const g = statsGeometry(layers, heads, panels);
-  const panelWidth = heads * g.cellWidth;
+  let g = statsGeometry(layers, heads, panels);
+  let panelWidth = heads * g.cellWidth;
 
   const root = el("section", "aw-panel aw-stats-panel");
   const header = el("div", "aw-panel-header");
   header.append(el("h3", "aw-title", "Layer statistics"), el("span", "aw-hint", "rows: layers · columns: heads · click a row to select the layer"));
   const frame = el("div", "aw-stats-frame");
-  frame.style.gridTemplateColumns = `auto ${g.width}px`;
   const titles = el("div", "aw-stats-titles");
-  titles.style.width = `${g.width}px`;
   const legends = el("div", "aw-stats-legends");
-  legends.style.width = `${g.width}px`;
-  legends.style.gap = `${g.gap}px`;
-  const panelLegends = info.layer_stats.map((name, p) => {
+  const columnTitles: HTMLElement[] = [];
+  const legendItems: HTMLElement[] = [];
+  const panelLegends = info.layer_stats.map((name) => {
     const s = (info.scores ?? []).find((x) => x.name === name);
     const t = el("span", "aw-stats-title", s?.title ?? name, { title: s?.label ?? name });
-    t.style.left = `${p * (panelWidth + g.gap)}px`;
-    t.style.width = `${panelWidth}px`;
+    columnTitles.push(t);
     titles.append(t);
-    const legend = createLegend({ width: panelWidth, testid: `layer-stats-legend-${name}` });
-    legend.root.style.width = `${panelWidth}px`;
-    legends.append(legend.root);
+    // As wide as its matrix, whatever that is (`fit`: it measures its box); titled when the matrices are
+    // too narrow for a legend each and the legends go two to a row instead.
+    const legend = createLegend({ width: 240, fit: true, minWidth: 40, testid: `layer-stats-legend-${name}` });
+    const item = el("div", "aw-stats-legend");
+    item.append(el("span", "aw-stats-legend-title", s?.title ?? name), legend.root);
+    legendItems.push(item);
+    legends.append(item);
     return legend;
   });
+  const labels = layerLabels(layers, g.rowHeight);
   const { box, base, overlay } = layeredBox("", "layer-stats");
-  box.style.width = `${g.width}px`;
-  box.style.height = `${g.height}px`;
-  frame.append(el("span"), titles, layerLabels(layers, g.rowHeight), box, el("span"), legends);
+  frame.append(el("span"), titles, labels, box, el("span"), legends);
   root.append(header, frame);
   const tooltip = new Tooltip(frame);
+  header.append(createSaveButtons(lifetime, { name: "layer-stats", root, repaint: () => repaint(), theme, fileStem: () => fileStem(["layer-stats"]) }));
   let hoverLayer = -1;
 
+  /** Size everything for the geometry `g`. */
+  const layout = () => {
+    panelWidth = heads * g.cellWidth;
+    frame.style.gridTemplateColumns = `auto ${g.width}px`;
+    titles.style.width = legends.style.width = `${g.width}px`;
+    // A legend under each matrix needs ~100 px for its values; narrower, two legends to a row.
+    const narrow = panelWidth < NARROW_LEGEND && panels > 1;
+    frame.classList.toggle("is-narrow", narrow);
+    legends.style.gap = narrow ? `4px ${g.gap}px` : `${g.gap}px`;
+    const legendWidth = narrow ? Math.floor((g.width - g.gap) / 2) : panelWidth;
+    columnTitles.forEach((t, p) => {
+      t.style.left = `${p * (panelWidth + g.gap)}px`;
+      t.style.width = `${panelWidth}px`;
+    });
+    for (const item of legendItems) item.style.width = `${legendWidth}px`;
+    box.style.width = `${g.width}px`;
+    box.style.height = `${g.height}px`;
+  };
+  layout();
+
+  /** The geometry for the frame's width now (kept while it measures 0: hidden, or not yet on the page). */
+  const fit = () => {
+    const room = frame.clientWidth - labels.offsetWidth - 4;
+    if (room <= 0) return;
+    const next = statsGeometry(layers, heads, panels, room);
+    if (next.cellWidth !== g.cellWidth || next.gap !== g.gap) {
+      g = next;
+      layout();
+    }
+  };
+
   const paintBase = () => {
+    fit();
     const stats = shown();
     const c = fitCanvas(base, g.width, g.height);
     if (!c || stats.length < panels) return;
@@ -118,11 +157,19 @@ export function createLayerStats({ model, selection, theme, lifetime }: ViewCont
     else selection.selectLayer(hit.layer, "layer-stats");
   });
 
-  selection.on(["_head_scores"], paintBase);
-  selection.on(["layer", "head"], paintOverlay);
   const repaint = () => {
     paintBase();
     paintOverlay();
   };
+  selection.on(["_head_scores"], paintBase);
+  selection.on(["layer", "head"], paintOverlay);
+  // A new width can change the cells (and so the whole drawing).
+  let width = 0;
+  onResize(frame, lifetime, () => {
+    if (frame.clientWidth > 0 && frame.clientWidth !== width) {
+      width = frame.clientWidth;
+      repaint();
+    }
+  });
   return { name: "layer-stats", root, repaint };
 }

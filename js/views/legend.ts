@@ -4,27 +4,43 @@
 // on the first paint.
 import { type Tick, packedCss } from "../color";
 import { el } from "../dom";
-import { legendLabels, legendPad } from "../layout";
+import { type LegendLabel, legendLabels, legendPad } from "../layout";
 import type { Theme } from "../theme";
 
 /** LUT samples in the gradient: every LUT here interpolates linearly between at most 9 stops that fall on
  * these samples (or close), so the bar shows the LUT's colours. */
 const GRADIENT_STOPS = 33;
 
-const gradients = new WeakMap<Uint32Array, string>();
+const gradients = new WeakMap<Uint32Array, { css: string; colours: string[] }>();
 
-/** A LUT as a CSS gradient, left to right (made once per LUT). */
-function gradient(lut: Uint32Array): string {
-  let css = gradients.get(lut);
-  if (css === undefined) {
-    const stops = Array.from({ length: GRADIENT_STOPS }, (_, i) => {
-      const at = i / (GRADIENT_STOPS - 1);
-      return `${packedCss(lut[Math.round(at * (lut.length - 1))])} ${(at * 100).toFixed(2)}%`;
-    });
-    css = `linear-gradient(to right, ${stops.join(", ")})`;
-    gradients.set(lut, css);
+/** A LUT as a CSS gradient, left to right, and its colours at the gradient's stops (made once per LUT). */
+function gradient(lut: Uint32Array): { css: string; colours: string[] } {
+  let made = gradients.get(lut);
+  if (made === undefined) {
+    const colours = Array.from({ length: GRADIENT_STOPS }, (_, i) => packedCss(lut[Math.round((i / (GRADIENT_STOPS - 1)) * (lut.length - 1))]));
+    const stops = colours.map((colour, i) => `${colour} ${((i / (GRADIENT_STOPS - 1)) * 100).toFixed(2)}%`);
+    made = { css: `linear-gradient(to right, ${stops.join(", ")})`, colours };
+    gradients.set(lut, made);
   }
-  return css;
+  return made;
+}
+
+// The colours of each legend bar on the page, for saving a view as an image (views/save.ts).
+const barColours = new WeakMap<Element, string[]>();
+
+/** The colours (left to right) of a legend's bar element, or undefined for any other element. */
+export function legendBarColours(element: Element): string[] | undefined {
+  return barColours.get(element);
+}
+
+/** What a legend shows, in its own pixels: for drawing it again elsewhere (a saved SVG). */
+export interface LegendDrawn {
+  width: number;
+  /** The bar spans [pad, width − pad]. */
+  pad: number;
+  colours: string[];
+  labels: LegendLabel[];
+  note: string;
 }
 
 let measurer: CanvasRenderingContext2D | null = null;
@@ -53,6 +69,8 @@ export interface Legend {
    * room, so that nothing below moves under the pointer. `paint` shows it again; to take the legend away
    * altogether (nothing coloured at all), hide its root. */
   blank(): void;
+  /** What it shows now (null before its first paint). */
+  drawn(): LegendDrawn | null;
 }
 
 export interface LegendOptions {
@@ -74,6 +92,7 @@ export function createLegend({ width = 260, fit = false, minWidth = 120, testid 
   const note = el("span", "aw-hint");
   root.append(scale, note);
   let shown = "";
+  let drawn: LegendDrawn | null = null;
 
   // Each write happens only when the value changes: a repaint of every view (a theme switch, a head
   // switch) must not invalidate the page's layout for nothing.
@@ -87,13 +106,16 @@ export function createLegend({ width = 260, fit = false, minWidth = 120, testid 
     const w = room > 0 ? Math.max(minWidth, Math.min(width, Math.floor(room))) : width;
     const font = `10px ${theme.font}`;
     const labels = legendLabels(content.ticks, w, (label) => measure(label, font));
-    const key = `${w} ${gradient(content.lut)} ${labels.map((l) => `${l.x}:${l.shown ? l.label : ""}`).join("|")}`;
+    const colours = gradient(content.lut);
+    const pad = legendPad(w);
+    drawn = { width: w, pad, colours: colours.colours, labels, note: text };
+    const key = `${w} ${colours.css} ${labels.map((l) => `${l.x}:${l.shown ? l.label : ""}`).join("|")}`;
     if (key === shown) return;
     shown = key;
-    const pad = legendPad(w);
     scale.style.width = `${w}px`;
     bar.style.margin = `0 ${pad}px`;
-    bar.style.background = gradient(content.lut);
+    bar.style.background = colours.css;
+    barColours.set(bar, colours.colours);
     marks.replaceChildren(
       ...labels.flatMap((label) => {
         const tick = el("span", "aw-legend-tick");
@@ -110,5 +132,5 @@ export function createLegend({ width = 260, fit = false, minWidth = 120, testid 
   const blank = () => {
     root.style.visibility = "hidden";
   };
-  return { root, paint, blank };
+  return { root, paint, blank, drawn: () => (root.style.visibility ? null : drawn) };
 }

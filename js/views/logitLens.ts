@@ -4,7 +4,8 @@
 // computes the rows when the position changes (`_lens_*` traits); text goes in through textContent only.
 import { cssColor, tintLut } from "../color";
 import * as data from "../data";
-import { el } from "../dom";
+import { el, setLiveText } from "../dom";
+import { hasKernel } from "../kernel";
 import { LENS_SHADE, formatProb, lensLegendTicks, lensRowLabel, lensRowTitle, lensStatus, probShade } from "../lens";
 import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
@@ -30,7 +31,6 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
   const legend = createLegend({ width: 220, testid: "lens-legend" });
   root.append(header, box, legend.root, foot);
 
-  const isStatic = Boolean((model as unknown as { isStatic?: boolean }).isStatic);
   const texts = data.tokens(model);
   let cells: { cell: HTMLTableCellElement; p: number }[] = [];
 
@@ -86,7 +86,7 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
       hovered: selection.hovered,
       shown,
       complete: lens.complete,
-      isStatic,
+      isStatic: !hasKernel(model, root),
       unavailable: lens.info.unavailable,
     });
     table.hidden = s.mode !== "table";
@@ -94,7 +94,7 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
     empty.textContent = s.mode === "table" ? "" : s.message;
     box.classList.toggle("is-stale", s.stale);
     box.dataset.state = s.mode === "table" ? (s.stale ? "stale" : "fresh") : "empty";
-    readout.textContent = s.mode === "table" && shown >= 0 ? `#${shown} “${texts[shown] ?? ""}”` : "";
+    setLiveText(readout, s.mode === "table" && shown >= 0 ? `#${shown} “${texts[shown] ?? ""}”` : "");
     status.textContent = s.mode === "table" ? s.message : "";
     status.classList.toggle("is-preview", s.stale);
   };
@@ -107,5 +107,10 @@ export function createLogitLens({ model, selection, theme }: ViewContext): View 
   selection.on(["token", "hovered_token"], update);
   refresh();
 
-  return { name: "logit-lens", root, repaint: shade };
+  // The repaint after the render is in place also re-reads whether a kernel is behind it (kernel.ts).
+  const repaint = () => {
+    update();
+    shade();
+  };
+  return { name: "logit-lens", root, repaint };
 }

@@ -40,6 +40,82 @@ export function createMapFrame(testid: string, attrs: Record<string, string> = {
 /** The label of token `i` on an axis ("12 cat" when labels are thinned, so the index is readable). */
 type LabelOf = (i: number) => string;
 
+/** A token label along an axis: `at` px from the axis's start (the token's centre, kept 6 px inside). */
+export interface AxisLabel {
+  index: number;
+  at: number;
+  text: string;
+  /** The hovered or pinned token: drawn bold, on top of the others. */
+  strong: boolean;
+}
+
+/**
+ * The token labels of an axis `box` px long that shows tokens [start, start + span): every few tokens (no
+ * closer than LABEL_GAP px), then the hovered and pinned tokens (strong, last so that they are drawn on
+ * top; the thinned labels next to them are left out). `fit(text, strong)` may shorten a label to its room.
+ */
+export function axisLabels(
+  box: number, start: number, span: number, text: LabelOf, hovered: number, pinned: number,
+  fit: (label: string, strong: boolean) => string = (label) => label,
+): AxisLabel[] {
+  if (box <= 0 || span <= 0) return [];
+  const perToken = box / span;
+  const step = labelStep(perToken, LABEL_GAP);
+  const label = (i: number, strong: boolean) => fit(clipLabel(step > 1 ? `${i} ${text(i)}` : text(i), 12), strong);
+  const at = (i: number) => Math.min(box - 6, Math.max(6, tokenOffset(i + 0.5, start, span, box)));
+  const emphasis = [hovered, pinned].filter((i) => i >= start && i < start + span);
+  const near = (i: number) => emphasis.some((e) => Math.abs(e - i) * perToken < LABEL_GAP);
+  const labels = windowLabels(start, span, box, LABEL_GAP)
+    .filter((i) => !near(i))
+    .map((i) => ({ index: i, at: at(i), text: label(i, false), strong: false }));
+  for (const i of emphasis) labels.push({ index: i, at: at(i), text: label(i, true), strong: true });
+  return labels;
+}
+
+/** A label cut at its end (with "…") to fit `room` px in the context's font; its index, first, stays. */
+export function fitLabel(c: CanvasRenderingContext2D, s: string, room: number): string {
+  let chars = [...s];
+  while (chars.length > 2 && c.measureText(chars.join("")).width > room) chars = [...chars.slice(0, -2), "…"];
+  return chars.join("");
+}
+
+/**
+ * Token labels along one axis of a view, on its own canvas: "y" (a column `depth` px wide left of the data,
+ * labels right-aligned) or "x" (a row `depth` px deep below it, labels rotated). The hovered token's
+ * label is bold; the pinned one's bold in the pin colour.
+ */
+export function paintTokenAxis(
+  axis: HTMLCanvasElement, direction: "x" | "y", box: number, depth: number, start: number, span: number,
+  text: LabelOf, hovered: number, pinned: number, t: Theme,
+): void {
+  if (box <= 0) return;
+  if (direction === "y") axis.style.height = `${box}px`;
+  else axis.style.width = `${box}px`;
+  const c = direction === "y" ? fitCanvas(axis, depth, box) : fitCanvas(axis, box, depth);
+  if (!c) return;
+  c.clearRect(0, 0, Math.max(depth, box), Math.max(depth, box));
+  c.textBaseline = "middle";
+  c.textAlign = "right";
+  const font = (strong: boolean) => `${strong ? "bold " : ""}11px ${t.font}`;
+  const fit = (label: string, strong: boolean) => {
+    c.font = font(strong);
+    return fitLabel(c, label, depth - 8);
+  };
+  for (const label of axisLabels(box, start, span, text, hovered, pinned, fit)) {
+    c.fillStyle = label.strong ? cssColor(label.index === pinned ? t.pin : t.fg) : cssColor(t.muted);
+    c.font = font(label.strong);
+    if (direction === "y") {
+      c.fillText(label.text, depth - 4, label.at);
+    } else {
+      c.save();
+      c.translate(label.at, 4);
+      c.rotate(-Math.PI / 2);
+      c.fillText(label.text, 0, 0);
+      c.restore();
+    }
+  }
+}
+
 /**
  * Token labels along both axes of a `boxSize`-pixel map showing `win`: every few tokens (no closer than
  * LABEL_GAP px), and the hovered and pinned tokens in bold on top (the pinned one in the pin colour).
@@ -47,53 +123,8 @@ type LabelOf = (i: number) => string;
 export function paintTokenAxes(
   f: MapFrame, boxSize: number, win: TokenWindow, text: LabelOf, hovered: number, pinned: number, t: Theme,
 ): void {
-  if (boxSize <= 0) return;
-  const perToken = boxSize / win.span;
-  const step = labelStep(perToken, LABEL_GAP);
-  const label = (i: number) => clipLabel(step > 1 ? `${i} ${text(i)}` : text(i), 12);
-  // Labels longer than the axis is deep lose their end (the index, first, always stays).
-  const fit = (c: CanvasRenderingContext2D, s: string, room: number) => {
-    let chars = [...s];
-    while (chars.length > 2 && c.measureText(chars.join("")).width > room) chars = [...chars.slice(0, -2), "…"];
-    return chars.join("");
-  };
-  f.yAxis.style.height = `${boxSize}px`;
-  f.xAxis.style.width = `${boxSize}px`;
-  const y = fitCanvas(f.yAxis, Y_AXIS, boxSize);
-  const x = fitCanvas(f.xAxis, boxSize, X_AXIS);
-  if (!y || !x) return;
-  for (const c of [y, x]) {
-    c.clearRect(0, 0, Math.max(Y_AXIS, boxSize), Math.max(X_AXIS, boxSize));
-    c.font = `11px ${t.font}`;
-    c.textBaseline = "middle";
-    c.textAlign = "right";
-  }
-  const inside = (i: number, start: number) => i >= start && i < start + win.span;
-  const at = (i: number, start: number) => Math.min(boxSize - 6, Math.max(6, tokenOffset(i + 0.5, start, win.span, boxSize)));
-  const style = (c: CanvasRenderingContext2D, i: number, strong: boolean) => {
-    c.fillStyle = strong ? cssColor(i === pinned ? t.pin : t.fg) : cssColor(t.muted);
-    c.font = `${strong ? "bold " : ""}11px ${t.font}`;
-  };
-  const drawY = (i: number, strong: boolean) => {
-    style(y, i, strong);
-    y.fillText(fit(y, label(i), Y_AXIS - 8), Y_AXIS - 4, at(i, win.q0));
-  };
-  const drawX = (i: number, strong: boolean) => {
-    style(x, i, strong);
-    x.save();
-    x.translate(at(i, win.k0), 4);
-    x.rotate(-Math.PI / 2);
-    x.fillText(fit(x, label(i), X_AXIS - 8), 0, 0);
-    x.restore();
-  };
-  const emphasis = [hovered, pinned];
-  const near = (i: number) => emphasis.some((e) => e >= 0 && Math.abs(e - i) * perToken < LABEL_GAP);
-  for (const i of windowLabels(win.q0, win.span, boxSize, LABEL_GAP)) if (!near(i)) drawY(i, false);
-  for (const i of windowLabels(win.k0, win.span, boxSize, LABEL_GAP)) if (!near(i)) drawX(i, false);
-  for (const i of emphasis) {
-    if (i >= 0 && inside(i, win.q0)) drawY(i, true);
-    if (i >= 0 && inside(i, win.k0)) drawX(i, true);
-  }
+  paintTokenAxis(f.yAxis, "y", boxSize, Y_AXIS, win.q0, win.span, text, hovered, pinned, t);
+  paintTokenAxis(f.xAxis, "x", boxSize, X_AXIS, win.k0, win.span, text, hovered, pinned, t);
 }
 
 /** The hovered token as a translucent row and column band, the pinned one outlined, over a map. */

