@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .analysis import differences, scores
 from .analysis.scores import top_heads
 from .engine import models
+from .engine.attribution import LogitAttribution
 from .engine.errors import AttentionUnavailableError, ModelLoadError
 from .engine.extraction import Extraction
 from .engine.extractor import AttentionExtractor
@@ -57,6 +58,7 @@ __all__ = [
     "AttentionWidget",
     "CompareWidget",
     "Extraction",
+    "LogitAttribution",
     "ModelLoadError",
     "compare",
     "export_html",

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..analysis.scores import ScoreAccumulator, ScoreTable
+from . import attribution
 from .capture import LayerSource
 from .lens import LensProjector, lens_arrays
 from .predictions import NextTokenPredictor
@@ -283,6 +284,31 @@ class Extraction:
         assert self.lens is not None
         texts = self.lens.texts(ids)
         return [[(text, float(p)) for text, p in zip(row_texts, row)] for row_texts, row in zip(texts, probs)]
+
+    # ---- what heads write (attnwidget.engine.attribution) ------------------------------------------------
+    def logit_attribution(
+        self, position: int = -1, target: int | str | None = None, contrast: int | str | None = None
+    ) -> attribution.LogitAttribution:
+        """How much the embeddings, every head, every MLP and the biases write toward `target` (minus
+        `contrast`) at `position`, each through the final norm frozen at its real scale there; the parts add
+        up to the model's own logit. `target`: None (the top prediction), a token id or a one-token text.
+        Raises ValueError for encoders, a text of more than one token or an unknown id."""
+        position = check_index(position, self.seq_len, "position", "this prompt's token count")
+        return attribution.logit_attribution(self, position, target, contrast)
+
+    @overload
+    def value_weighted(self, layer: int, head: None = None) -> np.ndarray: ...
+    @overload
+    def value_weighted(self, layer: int, head: int) -> np.ndarray: ...
+
+    def value_weighted(self, layer: int, head: int | None = None) -> np.ndarray:
+        """Value-weighted attention, float32 [heads, seq, seq] (or [seq, seq]): αᵢⱼ · ‖W_Oʰ vⱼʰ‖, the weight
+        times the norm of what key j's value (bias included) becomes through the head's slice of the output
+        projection (bias excluded)."""
+        layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
+        if head is not None:
+            head = check_index(head, self.num_heads, "head", "each layer's head count")
+        return attribution.value_weighted(self, layer, head)
 
     # ---- statistics ------------------------------------------------------------------------------
     def attention_stats(self) -> dict[str, dict[str, Any]]:

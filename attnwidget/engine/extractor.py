@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import capture
+from . import attribution, capture
 from .errors import AttentionUnavailableError
-from .extraction import NEURON_KINDS, Extraction
+from .extraction import NEURON_KINDS, Extraction, check_index
 from .lens import LensProjector
 from .models import load_model, resolve_device
 from .predictions import NextTokenPredictor
@@ -133,6 +133,16 @@ class AttentionExtractor:
         if self._info is None:
             self._info = model_info(self.model)
         return dict(self._info)
+
+    def neuron_logit_effects(self, layer: int, neuron: int, k: int = 10) -> dict[str, list[tuple[str, float]]]:
+        """The `k` tokens whose logits MLP neuron `neuron` of `layer` raises most and lowers most:
+        ``{"promoted": [(text, value)], "suppressed": [...]}``, from its output direction (its column of the
+        MLP output projection) times the final norm's weight, through the unembedding. IndexError when
+        `layer` or `neuron` is out of range."""
+        layer = check_index(layer, self.get_model_info()["num_layers"], "layer", "this model's layer count")
+        width = attribution.mlp_width(self.model, layer)
+        neuron = check_index(neuron, width, "neuron", f"the MLP of layer {layer}")
+        return attribution.neuron_logit_effects(self.model, self._predictor, layer, neuron, k, self._describe())
 
     # ---- internals ----------------------------------------------------------------------------------
     def _describe(self) -> str:
