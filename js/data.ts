@@ -1,8 +1,10 @@
 // The model's arrays, decoded once per bytes object (two displays of one widget decode once); what they are
 // (`info`) is read from the trait every time.
 import { decodeAttentionMap, decodeFloat16, decodeFloat32, decodeThumbnails } from "./decode";
+import { type Effects, type NeuronEffects, decodeEffects, decodeNeuronEffects } from "./effects";
 import type {
-  AttentionMapInfo, Bytes, Encoded, LensInfo, MapWindowInfo, Model, NeuronsInfo, ScoreInfo, WidgetInfo,
+  AttentionMapInfo, Bytes, EffectsInfo, Encoded, LensInfo, MapWindowInfo, Model, NeuronEffectsInfo, NeuronsInfo,
+  ScoreInfo, WidgetInfo,
 } from "./model";
 
 const cache = new WeakMap<object, unknown>();
@@ -119,4 +121,24 @@ export function lens(model: Model): DecodedLens {
   const probs = !sent || isEmpty(sent.data) ? new Float32Array(0) : memo(sent.data, () => decodeFloat16(sent.data));
   const complete = rows.length > 0 && k > 0 && probs.length === rows.length * k && rows.every((r) => r.length === k);
   return { info: lensInfo, tokens: rows, probs, k, complete };
+}
+
+/** What `_effects` holds: its info (null before Python sent any: a page saved before attribution) and the
+ * decoded parts (null when there are none: unavailable, or bytes of the wrong length). */
+export function effects(model: Model): { info: EffectsInfo | null; parts: Effects | null } {
+  const sent = model.get("_effects") as Partial<Encoded<EffectsInfo>> | undefined;
+  const effectsInfo = sent && sent.info && typeof sent.info === "object" ? (sent.info as EffectsInfo) : null;
+  const bytes = sent?.data;
+  if (!effectsInfo || isEmpty(bytes)) return { info: effectsInfo, parts: null };
+  return { info: effectsInfo, parts: memo(bytes, () => decodeEffects(effectsInfo, decodeFloat32(bytes))) };
+}
+
+/** The chosen neuron's promoted and suppressed tokens (null when none is chosen). */
+export function neuronEffects(model: Model): { info: NeuronEffectsInfo; effects: NeuronEffects | null } | null {
+  const sent = model.get("_neuron_effects") as Partial<Encoded<NeuronEffectsInfo>> | undefined;
+  const effectsInfo = sent && sent.info && typeof sent.info === "object" ? (sent.info as NeuronEffectsInfo) : null;
+  if (!effectsInfo) return null;
+  const bytes = sent?.data;
+  const decoded = isEmpty(bytes) ? null : memo(bytes, () => decodeNeuronEffects(effectsInfo, decodeFloat32(bytes)));
+  return { info: effectsInfo, effects: decoded };
 }

@@ -8,11 +8,14 @@ export type Bytes = DataView | ArrayBufferView | ArrayBuffer;
 export type ColorScale = "linear" | "gamma" | "row" | "log";
 export const COLOR_SCALES: readonly ColorScale[] = ["linear", "gamma", "row", "log"];
 export type NeuronKind = "residual" | "mlp";
+/** What the heatmap shows: attention weights αᵢⱼ, or αᵢⱼ · ‖W_Oʰ vⱼ‖ (what key j's value writes, scaled). */
+export type Weighting = "attention" | "value_weighted";
+export const WEIGHTINGS: readonly Weighting[] = ["attention", "value_weighted"];
 
 /** The views (each named by its data-testid; VIEWS in attention.py): the main ones on top, then the side
  * panel's, one tab each. */
 export const MAIN_VIEWS = ["token-strip", "head-grid", "heatmap"] as const;
-export const PANEL_VIEWS = ["logit-lens", "head-scores", "neuron-plot", "layer-stats"] as const;
+export const PANEL_VIEWS = ["logit-lens", "effects", "head-scores", "neuron-plot", "layer-stats"] as const;
 export type PanelView = (typeof PANEL_VIEWS)[number];
 export type ViewName = (typeof MAIN_VIEWS)[number] | PanelView;
 /** `panel` when none of the views is a side-panel view. */
@@ -68,6 +71,8 @@ export interface AttentionMapInfo {
   /** "lower": row i holds its i + 1 values, rows concatenated; "full": n × n. */
   layout: "lower" | "full";
   pooled: boolean;
+  /** What the values are (absent: attention, a page saved before value weighting). */
+  weighting?: Weighting;
 }
 
 /** `_map_window`: queries [q0, q1) × keys [k0, k1) of head (layer, head), float16 rows × cols row-major,
@@ -85,6 +90,7 @@ export interface MapWindowInfo {
   cols: number;
   seq_len: number;
   pooled: boolean;
+  weighting?: Weighting;
 }
 
 export interface NeuronsInfo {
@@ -120,6 +126,39 @@ export interface Lens {
   data: Bytes;
 }
 
+/** `_effects`: the logit attribution at one position (attnwidget/engine/attribution.py, through the widget):
+ * float32 [logit, total, embeddings, biases, mlp[0..L-1] (when `mlp`), heads[0..L*H-1] layer-major]; with a
+ * contrast every number is for logit(target) − logit(contrast). */
+export interface EffectsInfo {
+  /** The token whose next-token logit is explained: the pinned one, else the last. */
+  position: number;
+  /** The target as visible text (Python made it visible: ␣ ↵ …) and its id. */
+  target: string;
+  target_id: number;
+  contrast: string | null;
+  contrast_id: number | null;
+  layers: number;
+  heads: number;
+  /** Whether the model has MLP parts (their `layers` values are in the data). */
+  mlp: boolean;
+  /** The last rejected `target` / `contrast` text and why (Python kept the previous value). */
+  error: string | null;
+  /** Why there is no attribution (an encoder has no unembedding); the data is then empty. */
+  unavailable: string | null;
+}
+
+/** `_neuron_effects`: the tokens whose logits neuron `neuron`'s output direction raises and lowers most:
+ * float32 [k promoted values, k suppressed values]. */
+export interface NeuronEffectsInfo {
+  layer: number;
+  kind: NeuronKind;
+  neuron: number;
+  k: number;
+  promoted: string[];
+  suppressed: string[];
+  unavailable: string | null;
+}
+
 export interface WidgetTraits {
   layer: number;
   head: number;
@@ -130,8 +169,17 @@ export interface WidgetTraits {
   color_scale: ColorScale;
   neuron_kind: NeuronKind;
   neuron_k: number;
-  /** "none" (the grid shows thumbnails) or one of `_info.scores` (the grid is coloured by it). */
+  /** "none" (the grid shows thumbnails), one of `_info.scores`, or "attribution" (each head's logit
+   * attribution to `target`, from `_effects`): the grid is coloured by it. */
   head_score: string;
+  /** The token whose logit the effects view explains, as text that is one token; "" = the prediction. */
+  target: string;
+  /** A token to explain the target against (logit difference); "" = none. */
+  contrast: string;
+  /** What the heatmap shows (thumbnails stay attention). */
+  weighting: Weighting;
+  /** The neuron chosen in the neuron plot (its real index in the layer), -1 for none. */
+  neuron: number;
   /** The heatmap's zoom window [q0, q1, k0, k1] (half-open), [] when not zoomed; written by the heatmap when
    * the sent map is max-pooled (it then needs detail), or by Python to zoom the views. */
   map_window: number[];
@@ -154,6 +202,8 @@ export interface WidgetTraits {
   _neurons: Encoded<NeuronsInfo> | Nothing;
   _predictions: Predictions;
   _lens: Lens;
+  _effects: Encoded<EffectsInfo> | Nothing;
+  _neuron_effects: Encoded<NeuronEffectsInfo> | Nothing;
 }
 
 export type Model = AnyModel<WidgetTraits>;
@@ -162,7 +212,7 @@ export type Model = AnyModel<WidgetTraits>;
 export interface SelectMessage {
   kind: "select";
   source:
-    | "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats" | "head-scores"
+    | "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats" | "head-scores" | "effects"
     // CompareWidget's own views (attnwidget/widgets/compare.py).
     | "head-diff" | "head-diff-ranking" | "compare-diff";
   layer: number;

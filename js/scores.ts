@@ -2,9 +2,12 @@
 // colours. Pure where it can be (tested in scores.test.ts); names and labels come from Python.
 import { MASKED, lutIndex } from "./color";
 import * as data from "./data";
+import { logitName, symmetricRange } from "./effects";
 import type { Model } from "./model";
 
 export const NO_SCORE = "none";
+/** `head_score` for each head's logit attribution to the target (from `_effects`, not `_head_scores`). */
+export const ATTRIBUTION = "attribution";
 
 /**
  * The values the colour scale spans: 0..1 for a score in the unit interval (a share of attention), so
@@ -38,12 +41,42 @@ export function scoreIntensity(value: number, [lo, hi]: [number, number], ascend
 
 export interface ChosenScore extends data.ScoreValues {
   range: [number, number];
+  /** Signed values coloured on the diverging palette around 0 (the range is symmetric): attribution. */
+  diverging?: boolean;
 }
 
 /** The score chosen in `head_score` (or `name`) with its values and range, or null for "none". */
 export function chosenScore(model: Model, name: string = model.get("head_score")): ChosenScore | null {
+  if (name === ATTRIBUTION) return attributionScore(model);
   const found = name === NO_SCORE ? null : data.score(model, name);
   return found && { ...found, range: scoreRange(found.unit_interval, found.values) };
+}
+
+/** Each head's logit attribution as a score: diverging around 0, ±its largest |value|; NaN (grey) for
+ * every head while there is none (not computed yet, or unavailable: an encoder). */
+export function attributionScore(model: Model): ChosenScore {
+  const i = data.info(model);
+  const { info, parts } = data.effects(model);
+  const values = parts && parts.perHead.length === i.num_layers * i.num_heads
+    ? parts.perHead
+    : new Float32Array(i.num_layers * i.num_heads).fill(Number.NaN);
+  const m = symmetricRange(values);
+  const what = info?.target !== undefined && info.target !== null ? ` to ${logitName(info)} at #${info.position}` : "";
+  return {
+    name: ATTRIBUTION,
+    title: "attribution",
+    label: `each head's direct logit attribution${what} (red: raises it, blue: lowers it)`,
+    ascending: false,
+    unit_interval: false,
+    values,
+    range: [-m, m],
+    diverging: true,
+  };
+}
+
+/** The LUT a chosen score is painted with. */
+export function scoreLut(chosen: ChosenScore, theme: { sequential: Uint32Array; diverging: Uint32Array }): Uint32Array {
+  return chosen.diverging ? theme.diverging : theme.sequential;
 }
 
 /** Packed colour (LUT entry, or `masked` for NaN) of head `index` under the chosen score. */

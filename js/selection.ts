@@ -123,7 +123,9 @@ export class Selection {
     this.commit(source);
   }
 
-  setTrait<K extends "color_scale" | "neuron_kind" | "neuron_k" | "head_score" | "panel">(name: K, value: WidgetTraits[K]): void {
+  setTrait<
+    K extends "color_scale" | "neuron_kind" | "neuron_k" | "head_score" | "panel" | "target" | "contrast" | "weighting" | "neuron",
+  >(name: K, value: WidgetTraits[K]): void {
     this.model.set(name, value);
     this.model.save_changes();
   }

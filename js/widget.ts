@@ -10,6 +10,7 @@ import { MAIN_VIEWS, type Model, PANEL_VIEWS, type PanelView, type ViewName, typ
 import { Selection } from "./selection";
 import { modelShape, renderShell, widgetHeader } from "./shell";
 import { type ExtraMap, type ExtraNeurons, LocalModel, decodeState } from "./static";
+import { createEffects } from "./views/effects";
 import { createHeadGrid } from "./views/headGrid";
 import { createHeadScores } from "./views/headScores";
 import { createHeatmap } from "./views/heatmap";
@@ -22,6 +23,7 @@ import type { View, ViewContext } from "./views/view";
 
 const PANEL_VIEW_MAKERS: Record<PanelView, (context: ViewContext) => View> = {
   "logit-lens": createLogitLens,
+  effects: createEffects,
   "head-scores": createHeadScores,
   "neuron-plot": createNeuronPlot,
   "layer-stats": createLayerStats,

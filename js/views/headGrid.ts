@@ -4,6 +4,7 @@
 import { cssColor, formatWeight, legendTicks, rangeTicks } from "../color";
 import * as data from "../data";
 import { Tooltip, el } from "../dom";
+import { formatSigned } from "../effects";
 import { colorize, levelsAt } from "../raster";
 import { chosenScore, scoreColour } from "../scores";
 import { fileStem } from "../snapshot";
@@ -37,7 +38,15 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
     const t = theme();
     const scale = model.get("color_scale");
     const chosen = chosenScore(model);
-    if (chosen) {
+    if (chosen?.diverging) {
+      grid.paint(t.masked, (l, h, tile) => tile.fill(scoreColour(chosen, l * heads + h, t.diverging, t.masked)));
+      const [lo, hi] = chosen.range;
+      legend.paint(t, {
+        lut: t.diverging,
+        ticks: rangeTicks(lo, hi),
+        note: `${chosen.label}; grey: none`,
+      });
+    } else if (chosen) {
       grid.paint(t.masked, (l, h, tile) => tile.fill(scoreColour(chosen, l * heads + h, t.sequential, t.masked)));
       // Left dark, right bright = the top of the ranking (for an ascending score, its lowest value).
       const [lo, hi] = chosen.range;
@@ -103,8 +112,12 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
     const lines = [`layer ${hit.layer} · head ${hit.head}`];
     const chosen = chosenScore(model);
     // The chosen score first, then the layer statistics: exact values of the numbers the views colour.
-    const names = [...(chosen ? [chosen.name] : []), ...info.layer_stats.filter((n) => n !== chosen?.name)];
-    for (const name of names) {
+    if (chosen) {
+      const v = chosen.values[index];
+      const shown = Number.isNaN(v) ? "undefined" : chosen.diverging ? formatSigned(v, 4) : formatWeight(v);
+      lines.push(`${chosen.title}: ${shown}`);
+    }
+    for (const name of info.layer_stats.filter((n) => n !== chosen?.name)) {
       const found = data.score(model, name);
       const v = found?.values[index];
       if (found && v !== undefined) lines.push(`${found.title}: ${Number.isNaN(v) ? "undefined" : formatWeight(v)}`);
@@ -122,6 +135,9 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
     paintOverlay();
   };
   selection.on(["_thumbnails", "color_scale", "head_score", "_head_scores"], repaint);
+  selection.on(["_effects"], () => {
+    if (model.get("head_score") === "attribution") repaint();
+  });
   selection.on(["layer", "head", "token", "hovered_token"], paintOverlay);
   selection.onPreview(paintOverlay);
 

@@ -5,8 +5,9 @@
 import { formatWeight, lutIndex, packedCss } from "../color";
 import * as data from "../data";
 import { el } from "../dom";
+import { formatSigned } from "../effects";
 import { rankHeads } from "../ranking";
-import { NO_SCORE, chosenScore, scoreIntensity } from "../scores";
+import { ATTRIBUTION, NO_SCORE, chosenScore, scoreIntensity, scoreLut } from "../scores";
 import { createHeadList } from "./headList";
 import type { View, ViewContext } from "./view";
 
@@ -23,6 +24,12 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
   scoreSelect.append(el("option", undefined, "none (thumbnails)", { value: NO_SCORE }));
   for (const s of info.scores ?? []) {
     scoreSelect.append(el("option", undefined, s.ascending ? `${s.title} (low first)` : s.title, { value: s.name, title: s.label }));
+  }
+  // Each head's logit attribution to the effects view's target (a page saved before it has no `_effects`).
+  if (model.get("_effects") !== undefined) {
+    scoreSelect.append(el("option", undefined, "logit attribution", {
+      value: ATTRIBUTION, title: "each head's direct effect on the target's logit (the Effects tab)",
+    }));
   }
   const scoreLabel = el("label", "aw-control", "colour grid by ");
   scoreLabel.append(scoreSelect);
@@ -46,14 +53,15 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
       return;
     }
     description.textContent = chosen.label;
-    const lut = theme().sequential;
+    const lut = scoreLut(chosen, theme());
     const ranked = rankHeads(chosen.values, heads, chosen.ascending, LISTED_HEADS).filter((e) => !Number.isNaN(e.value));
     const entries = ranked.map((entry) => {
       const mark = el("span", "aw-roles-swatch");
       mark.style.background = packedCss(lut[lutIndex(scoreIntensity(entry.value, chosen.range, chosen.ascending))]);
-      return { layer: entry.layer, head: entry.head, mark, parts: [el("span", "aw-heads-value", formatWeight(entry.value))] };
+      const value = chosen.diverging ? formatSigned(entry.value) : formatWeight(entry.value);
+      return { layer: entry.layer, head: entry.head, mark, parts: [el("span", "aw-heads-value", value)] };
     });
-    list.fill(entries, "undefined for this prompt (no token occurs twice, or a single token)");
+    list.fill(entries, chosen.diverging ? "no attribution (see the Effects tab)" : "undefined for this prompt (no token occurs twice, or a single token)");
     markSelected();
   };
 
@@ -64,11 +72,15 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
     const all = rankHeads(chosen.values, heads, chosen.ascending);
     const rank = all.findIndex((e) => e.layer === selection.layer && e.head === selection.head);
     const value = chosen.values[selection.layer * heads + selection.head];
-    const shown = Number.isNaN(value) ? "undefined" : `${formatWeight(value)} · rank ${rank + 1} of ${all.length}`;
+    const text = chosen.diverging ? formatSigned(value, 4) : formatWeight(value);
+    const shown = Number.isNaN(value) ? "undefined" : `${text} · rank ${rank + 1} of ${all.length}`;
     readout.textContent = `selected L${selection.layer} · H${selection.head}: ${shown}`;
   };
 
   selection.on(["head_score", "_head_scores"], fill);
+  selection.on(["_effects"], () => {
+    if (model.get("head_score") === ATTRIBUTION) fill();
+  });
   selection.on(["layer", "head"], markSelected);
 
   return { name: "head-scores", root, repaint: fill };

@@ -13,6 +13,7 @@ import type { View } from "./view";
 /** What each tab says. */
 export const PANEL_TITLES: Record<PanelView, string> = {
   "logit-lens": "Logit lens",
+  effects: "Effects",
   "head-scores": "Head roles",
   "neuron-plot": "Neurons",
   "layer-stats": "Layer stats",
