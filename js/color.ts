@@ -224,6 +224,14 @@ export const SCALE_NOTES: Record<ColorScale, string> = {
   log: `attention weight, log scale: ${LOG_DECADES} decades below the max`,
 };
 
+/** What each colour scale means for value-weighted maps (αᵢⱼ·‖W_O vⱼ‖: not probabilities, rows do not sum to 1). */
+export const VALUE_WEIGHTED_NOTES: Record<ColorScale, string> = {
+  linear: "α·‖W_O v‖ (attention × norm of what the key's value writes; not a probability), linear",
+  gamma: "α·‖W_O v‖ (attention × norm of what the key's value writes; not a probability), square root",
+  row: "α·‖W_O v‖ (attention × norm of what the key's value writes), each query row scaled to its own max",
+  log: `α·‖W_O v‖ (attention × norm of what the key's value writes; not a probability), log: ${LOG_DECADES} decades below the max`,
+};
+
 /** Legend ticks for a colour scale over weights 0..max. */
 export function legendTicks(scale: ColorScale, max: number): Tick[] {
   if (scale === "row") return [{ at: 0, label: "0" }, { at: 0.5, label: "½ row max" }, { at: 1, label: "row max" }];

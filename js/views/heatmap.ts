@@ -1,12 +1,12 @@
 // The shown head: rows are queries, columns keys. The data-testid="heatmap" element is exactly the map;
 // token labels sit outside it (mapFrame.ts). Hover feedback draws on an overlay canvas only. Zoom and pan:
 // heatmapZoom.ts; which data is drawn and what a cell holds: heatmapData.ts.
-import { SCALE_NOTES, cssColor, legendTicks } from "../color";
+import { SCALE_NOTES, VALUE_WEIGHTED_NOTES, cssColor, legendTicks } from "../color";
 import * as data from "../data";
 import { Tooltip, devicePixels, el, onResize, pointIn, setLiveText } from "../dom";
 import { hasKernel } from "../kernel";
 import { isZoomed, tokenOffset, windowCellAt } from "../layout";
-import { COLOR_SCALES, type ColorScale } from "../model";
+import { COLOR_SCALES, type ColorScale, WEIGHTINGS, type Weighting } from "../model";
 import { colorize, putPixels } from "../raster";
 import { fileStem } from "../snapshot";
 import {
@@ -36,6 +36,17 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
   for (const scale of COLOR_SCALES) scaleSelect.append(el("option", undefined, scale, { value: scale }));
   const scaleLabel = el("label", "aw-control", "scale ");
   scaleLabel.append(scaleSelect);
+  // What the map shows (`weighting`): only where the model has the trait (not in compare panels or pages
+  // saved before it).
+  const hasWeighting = typeof model.get("weighting") === "string";
+  const weightingSelect = el("select", "aw-select", undefined, {
+    "aria-label": "what the map shows", "data-testid": "heatmap-weighting",
+    title: "attention: the weights αᵢⱼ; value-weighted: αᵢⱼ·‖W_O vⱼ‖, the weight times the size of what key j's value writes through this head",
+  });
+  for (const w of WEIGHTINGS) weightingSelect.append(el("option", undefined, w === "attention" ? "attention" : "value-weighted", { value: w }));
+  const weightingLabel = el("label", "aw-control", "show ");
+  weightingLabel.append(weightingSelect);
+  const wantedWeighting = (): Weighting => (hasWeighting ? model.get("weighting") : "attention");
   const f = createMapFrame("heatmap", {
     tabindex: "0", role: "img", "aria-label": "attention map: wheel or + − zoom, drag or arrow keys pan, 0 resets",
   });
@@ -57,7 +68,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     onWheel: (event) => showTooltip(event),
     onDragStart: () => tooltip.hide(),
   });
-  header.append(title, status, zoom.controls, scaleLabel);
+  header.append(title, status, zoom.controls, ...(hasWeighting ? [weightingLabel] : []), scaleLabel);
   root.append(header, f.frame, legend.root);
   const svg = () => {
     const s = shown();
@@ -71,7 +82,8 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
   const stem = () => {
     const { layer, head } = selection.shownHead;
     const w = zoom.window;
-    return fileStem(["attention", `L${layer}`, `H${head}`, ...(zoomed() ? [`q${w.q0}-${w.q0 + w.span}`, `k${w.k0}-${w.k0 + w.span}`] : [])]);
+    const what = shown()?.weighting === "value_weighted" ? "value-weighted" : "attention";
+    return fileStem([what, `L${layer}`, `H${head}`, ...(zoomed() ? [`q${w.q0}-${w.q0 + w.span}`, `k${w.k0}-${w.k0 + w.span}`] : [])]);
   };
   header.append(createSaveButtons(lifetime, { name: "heatmap", root, repaint: () => repaint(), theme, fileStem: stem, svg }));
 
@@ -93,13 +105,16 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
       const why = selection.isPreview ? " (click to select)" : live() ? " (loading…)" : " (full map not saved: it needs a running kernel)";
       return `preview: ${s.size}² thumbnail${why}`;
     }
-    return s.kind === "pooled" ? `${seq} tokens max-pooled to ${s.size}² (zoom in for detail)` : `${seq} × ${seq}`;
+    const loading = s.weighting !== wantedWeighting() && live() ? ` (loading ${wantedWeighting() === "attention" ? "attention" : "value-weighted"}…)` : "";
+    const what = s.weighting === "value_weighted" ? "α·‖W_O v‖ · " : "";
+    return `${what}${s.kind === "pooled" ? `${seq} tokens max-pooled to ${s.size}² (zoom in for detail)` : `${seq} × ${seq}`}${loading}`;
   };
 
   const paintBase = () => {
     const s = shown();
     const scale = model.get("color_scale");
     scaleSelect.value = scale;
+    weightingSelect.value = wantedWeighting();
     zoom.update();
     if (!s) return;
     title.textContent = `Layer ${s.layer} · head ${s.head}`;
@@ -108,7 +123,11 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     // A box measured 0 wide (detached, or mid theme switch) keeps the last size it had.
     boxSize = Math.floor(f.box.getBoundingClientRect().width) || boxSize;
     const t = theme();
-    legend.paint(t, { lut: t.sequential, ticks: legendTicks(scale, maxOf(s.weights)), note: SCALE_NOTES[scale] });
+    const valueWeighted = s.weighting === "value_weighted";
+    legend.paint(t, {
+      lut: t.sequential, ticks: legendTicks(scale, maxOf(s.weights)), note: (valueWeighted ? VALUE_WEIGHTED_NOTES : SCALE_NOTES)[scale],
+    });
+    f.box.dataset.weighting = s.weighting;
     if (boxSize <= 0) return;
     // Never more pixels than the screen shows, nor than tokens in view; the canvas is enlarged with crisp pixels.
     const target = Math.min(zoomed() ? zoom.window.span : s.size, devicePixels(boxSize));
@@ -155,7 +174,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     if (!s || !hit) return;
     hover = hit;
     const cell = cellAtTokens(s, zoomed() ? detailPatch(model, s) : null, seq, hit.query, hit.key);
-    tooltip.showAt(describeCell(texts, info.is_causal, cell, hit.query, hit.key, canRequest()), event);
+    tooltip.showAt(describeCell(texts, info.is_causal, cell, hit.query, hit.key, canRequest(), s.weighting), event);
     paintOverlay();
   };
 
@@ -180,12 +199,13 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     if (hit) selection.pin(hit.query === selection.token ? -1 : hit.query, "heatmap");
   });
   lifetime.listen(scaleSelect, "change", () => selection.setTrait("color_scale", scaleSelect.value as ColorScale));
+  lifetime.listen(weightingSelect, "change", () => selection.setTrait("weighting", weightingSelect.value as Weighting));
 
   const repaint = () => {
     paintBase();
     paintOverlay();
   };
-  selection.on(["layer", "head", "_attention_map", "color_scale"], repaint);
+  selection.on(["layer", "head", "_attention_map", "color_scale", "weighting"], repaint);
   selection.on(["_map_window"], () => {
     if (zoomed()) repaint();
   });

@@ -89,3 +89,42 @@ describe("HeatmapLevels", () => {
     expect(overviewPatch(s, 4)).toMatchObject({ rows: 4, cols: 4, q1: 4, k1: 4 });
   });
 });
+
+describe("value-weighted maps (weighting)", () => {
+  const vw = (info: Record<string, unknown>) =>
+    model({
+      _attention_map: {
+        info: { layer: 0, head: 1, dtype: "float16", size: 4, seq_len: 4, layout: "lower", pooled: false, ...info },
+        data: half([2, 1, 4, 0.5, 0.25, 8, 0.125, 0.125, 0.25, 0.5]),
+      },
+    });
+
+  it("says what the sent map holds: attention unless its info says value_weighted; a thumbnail is attention", () => {
+    expect(shownMap(model(), { layer: 0, head: 1 })?.weighting).toBe("attention");
+    const s = shownMap(vw({ weighting: "value_weighted" }), { layer: 0, head: 1 });
+    expect(s?.weighting).toBe("value_weighted");
+    expect(maxOf(s?.weights ?? new Float32Array())).toBe(8); // not a probability
+    expect(shownMap(vw({ weighting: "value_weighted" }), { layer: 0, head: 0 })?.weighting).toBe("attention");
+  });
+
+  it("names the value α·‖W_O v‖ in the tooltip, not a weight", () => {
+    const s = shownMap(vw({ weighting: "value_weighted" }), { layer: 0, head: 1 });
+    if (!s) throw new Error("no map");
+    const lines = describeCell(["a", "b", "c", "d"], true, cellAtTokens(s, null, 4, 2, 2), 2, 2, false, s.weighting);
+    expect(lines.at(-1)).toBe("α·‖W_O v‖ 8.000");
+  });
+
+  it("uses a detail window only when it holds the same weighting as the map", () => {
+    const window = (weighting?: string) => ({
+      info: { layer: 0, head: 1, dtype: "float16", layout: "full", q0: 0, q1: 2, k0: 0, k1: 2, rows: 2, cols: 2, seq_len: 4, pooled: false, weighting },
+      data: half([1, 0, 0.5, 0.5]),
+    });
+    const m = vw({ weighting: "value_weighted", pooled: true });
+    const s = shownMap(m, { layer: 0, head: 1 });
+    if (!s) throw new Error("no map");
+    const withWindow = (w: unknown) => model({ _attention_map: (m.get("_attention_map") as unknown), _map_window: w });
+    expect(detailPatch(withWindow(window("value_weighted")), s)).not.toBeNull();
+    expect(detailPatch(withWindow(window("attention")), s)).toBeNull();
+    expect(detailPatch(withWindow(window()), s)).toBeNull();
+  });
+});

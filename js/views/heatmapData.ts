@@ -3,7 +3,7 @@
 import { formatWeight } from "../color";
 import * as data from "../data";
 import { type MapWindow, isZoomed, tokenLabel } from "../layout";
-import type { ColorScale, Model } from "../model";
+import type { ColorScale, Model, Weighting } from "../model";
 import { type MapPatch, levelsAt, patchCellAt, patchRowMax, windowLevels } from "../raster";
 import type { HeadRef } from "../selection";
 
@@ -15,17 +15,20 @@ export interface Shown {
   kind: "full" | "pooled" | "preview";
   layer: number;
   head: number;
+  /** What the values are: attention weights, or αᵢⱼ·‖W_O vⱼ‖ (a thumbnail is always attention). */
+  weighting: Weighting;
 }
 
 /** The selected head's map when it has arrived, else its thumbnail (a preview while the map is on its way). */
 export function shownMap(model: Model, want: HeadRef): Shown | null {
   const map = data.attentionMap(model);
   if (map && map.info.layer === want.layer && map.info.head === want.head) {
-    return { weights: map.weights, size: map.info.size, kind: map.info.pooled ? "pooled" : "full", ...want };
+    const weighting = map.info.weighting ?? "attention";
+    return { weights: map.weights, size: map.info.size, kind: map.info.pooled ? "pooled" : "full", weighting, ...want };
   }
   const info = data.info(model);
   const thumb = data.thumbnails(model)[want.layer * info.num_heads + want.head];
-  return thumb ? { weights: thumb, size: info.thumbnail_size, kind: "preview", ...want } : null;
+  return thumb ? { weights: thumb, size: info.thumbnail_size, kind: "preview", weighting: "attention", ...want } : null;
 }
 
 /** The whole map as a patch over [0, seq) × [0, seq). */
@@ -38,6 +41,7 @@ export function detailPatch(model: Model, s: Shown): MapPatch | null {
   if (s.kind !== "pooled") return null;
   const detail = data.mapWindow(model);
   if (!detail || detail.info.layer !== s.layer || detail.info.head !== s.head) return null;
+  if ((detail.info.weighting ?? "attention") !== s.weighting) return null;
   const i = detail.info;
   return { weights: detail.weights, rows: i.rows, cols: i.cols, q0: i.q0, q1: i.q1, k0: i.k0, k1: i.k1 };
 }
@@ -109,20 +113,25 @@ export function cellAtTokens(s: Shown, detail: MapPatch | null, seq: number, que
   return null;
 }
 
-/** The tooltip of a token pair: both tokens, then the exact weight, or the max over the cell's tokens. */
+/** What a heatmap value is called in tooltips. */
+export const VALUE_NAMES: Record<Weighting, string> = { attention: "weight", value_weighted: "α·‖W_O v‖" };
+
+/** The tooltip of a token pair: both tokens, then the exact value, or the max over the cell's tokens. */
 export function describeCell(
   texts: string[], causal: boolean, cell: Cell | null, query: number, key: number, canZoomForDetail: boolean,
+  weighting: Weighting = "attention",
 ): string[] {
+  const name = VALUE_NAMES[weighting];
   const lines = [`query ${tokenLabel(query, texts[query])}`, `key ${tokenLabel(key, texts[key])}`];
   if (causal && key > query) return [...lines, "masked (a causal query cannot see later keys)"];
   if (!cell) return lines;
   const exact = cell.q1 - cell.q0 === 1 && cell.k1 - cell.k0 === 1;
-  if (exact && cell.source !== "preview") return [...lines, `weight ${cell.weight.toPrecision(4)}`];
+  if (exact && cell.source !== "preview") return [...lines, `${name} ${cell.weight.toPrecision(4)}`];
   const tokens = (a: number, b: number) => (b - a === 1 ? `${a}` : `${a}–${b - 1}`);
   const what = cell.source === "preview" ? "thumbnail" : cell.source === "window" ? "window max-pooled" : "map max-pooled";
   return [
     ...lines,
-    `max ${formatWeight(cell.weight)} over queries ${tokens(cell.q0, cell.q1)} × keys ${tokens(cell.k0, cell.k1)}`,
+    `max ${name === "weight" ? "" : `${name} `}${formatWeight(cell.weight)} over queries ${tokens(cell.q0, cell.q1)} × keys ${tokens(cell.k0, cell.k1)}`,
     `(${what}${canZoomForDetail || cell.source === "window" ? "; zoom in for exact weights" : ""})`,
   ];
 }
