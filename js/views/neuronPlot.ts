@@ -4,6 +4,7 @@
 import { cssColor, divergingLevels, formatWeight, rowMaxAbs } from "../color";
 import * as data from "../data";
 import { Tooltip, canvas, devicePixels, el, fitCanvas, layeredBox, onResize, pointIn } from "../dom";
+import { type NeuronEffect, formatSigned } from "../effects";
 import { cellAt, labelStep, tokenLabel } from "../layout";
 import type { NeuronKind } from "../model";
 import { colorize, putPixels, resampleMaxAbs } from "../raster";
@@ -42,12 +43,15 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
 
   const frame = el("div", "aw-neuron-frame");
   frame.style.gridTemplateColumns = `${Y_AXIS}px minmax(0, 1fr)`;
-  const yAxis = canvas("aw-axis");
-  const { box, base, overlay } = layeredBox("aw-neuron-box", "neuron-plot");
+  const yAxis = canvas("aw-axis aw-neuron-labels");
+  yAxis.title = "click a neuron to list the tokens it promotes and suppresses";
+  const { box, base, overlay } = layeredBox("aw-neuron-box", "neuron-plot", { tabindex: "0" });
   const xAxis = canvas("aw-axis aw-x-axis");
   frame.append(yAxis, box, el("span", "aw-axis-note", "token →"), xAxis);
   const legend = createLegend({ width: 220, testid: "neuron-legend" });
-  root.append(header, frame, legend.root);
+  // The chosen neuron (`neuron`): what its output direction promotes and suppresses (`_neuron_effects`).
+  const effectsBox = el("div", "aw-neuron-effects", undefined, { "data-testid": "neuron-effects" });
+  root.append(header, frame, legend.root, effectsBox);
   const tooltip = new Tooltip(frame);
   const stem = () => {
     const neurons = data.neurons(model);
@@ -57,6 +61,14 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
 
   let width = 0;
   let height = 0;
+  // `neuron` is absent from pages saved before it: nothing can be chosen there.
+  const hasNeuron = () => typeof model.get("neuron") === "number";
+  const chosenNeuron = () => (hasNeuron() ? model.get("neuron") : -1);
+  const chooseNeuron = (n: number, save: boolean) => {
+    if (!hasNeuron() || n === chosenNeuron()) return;
+    model.set("neuron", n);
+    if (save) model.save_changes();
+  };
   // Each row's colour scale (its largest |value| after the first token), per neurons object.
   const scales = new WeakMap<Float32Array, Float32Array>();
   const rowScales = (neurons: data.DecodedNeurons) => {
@@ -108,6 +120,14 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
     if (!c) return;
     const t = theme();
     c.clearRect(0, 0, width, height);
+    const neurons = data.neurons(model);
+    const row = neurons ? neurons.info.indices.indexOf(chosenNeuron()) : -1;
+    if (neurons && row >= 0) {
+      const rh = height / neurons.info.k;
+      c.strokeStyle = cssColor(t.accent);
+      c.lineWidth = 2;
+      c.strokeRect(1, row * rh + 1, width - 2, Math.max(2, rh - 2));
+    }
     const per = width / seq;
     const w = Math.max(1, per);
     if (selection.hovered >= 0) {
@@ -145,9 +165,29 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
     );
   });
   lifetime.listen(box, "mouseleave", onLeave);
+  // A click on a cell chooses its neuron and pins its token; the same cell again clears both. A click on a
+  // row's label chooses (or clears) the neuron alone; Escape clears it.
   lifetime.listen(box, "click", (event) => {
     const found = hitAt(event);
-    if (found) selection.pin(found.hit.col === selection.token ? -1 : found.hit.col, "neuron-plot");
+    if (!found) return;
+    const n = found.neurons.info.indices[found.hit.row];
+    const again = n === chosenNeuron() && found.hit.col === selection.token;
+    chooseNeuron(again ? -1 : n, false);
+    selection.pin(again ? -1 : found.hit.col, "neuron-plot");
+  });
+  lifetime.listen(yAxis, "click", (event) => {
+    const neurons = data.neurons(model);
+    const p = pointIn(yAxis, event);
+    const hit = neurons && cellAt(p.x, p.y, p.width, p.height, neurons.info.k, 1);
+    if (!neurons || !hit) return;
+    const n = neurons.info.indices[hit.row];
+    chooseNeuron(n === chosenNeuron() ? -1 : n, true);
+  });
+  lifetime.listen(root, "keydown", (event) => {
+    if (event.key === "Escape" && chosenNeuron() >= 0) {
+      event.preventDefault();
+      chooseNeuron(-1, true);
+    }
   });
   lifetime.listen(kindSelect, "change", () => selection.setTrait("neuron_kind", kindSelect.value as NeuronKind));
   lifetime.listen(kInput, "change", () => {
@@ -155,11 +195,60 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
     if (Number.isFinite(k) && k >= 1 && k <= kMax && k !== model.get("neuron_k")) selection.setTrait("neuron_k", k);
   });
 
+  const listEffects = () => {
+    const n = chosenNeuron();
+    const found = data.neuronEffects(model);
+    effectsBox.replaceChildren();
+    effectsBox.dataset.neuron = String(n);
+    if (n < 0) {
+      effectsBox.append(el("div", "aw-hint", "click a neuron (a row, or its label) to list the tokens it promotes and suppresses"));
+      return;
+    }
+    const i = found?.info;
+    const current = i && i.neuron === n;
+    const kind = i ? (i.kind === "mlp" ? "MLP" : "residual") : model.get("neuron_kind") === "mlp" ? "MLP" : "residual";
+    const title = el("div", "aw-neuron-effects-title");
+    title.append(el("span", "aw-heads-name", `n${n}`), document.createTextNode(` · layer ${i?.layer ?? selection.layer} ${kind}: what its output direction does to the next-token logits`));
+    effectsBox.append(title);
+    if (!current) {
+      effectsBox.append(el("div", "aw-hint", "computing…"));
+      return;
+    }
+    if (i.unavailable || !found.effects) {
+      effectsBox.dataset.state = "unavailable";
+      effectsBox.append(el("div", "aw-hint", i.unavailable ?? "no effects for this neuron"));
+      return;
+    }
+    effectsBox.dataset.state = "listed";
+    const column = (heading: string, items: NeuronEffect[], testid: string) => {
+      const col = el("div", "aw-neuron-effects-column");
+      const list = el("ol", "aw-neuron-effects-list", undefined, { "data-testid": testid });
+      for (const item of items) {
+        const li = el("li", "aw-neuron-effects-item", undefined, { title: `“${item.text}” ${formatSigned(item.value, 5)}` });
+        li.append(el("span", "aw-neuron-effects-tok", item.text), el("span", "aw-heads-value", formatSigned(item.value)));
+        list.append(li);
+      }
+      col.append(el("div", "aw-effects-list-title", heading), list);
+      return col;
+    };
+    const columns = el("div", "aw-neuron-effects-columns");
+    columns.append(
+      column("promotes", found.effects.promoted, "neuron-promoted"),
+      column("suppresses", found.effects.suppressed, "neuron-suppressed"),
+    );
+    effectsBox.append(columns);
+  };
+
   const repaint = () => {
     paintBase();
     paintOverlay();
+    listEffects();
   };
   selection.on(["_neurons", "neuron_kind", "neuron_k"], repaint);
+  selection.on(["neuron", "_neuron_effects"], () => {
+    paintOverlay();
+    listEffects();
+  });
   selection.on(["hovered_token", "token"], () => {
     paintOverlay();
     paintAxis();
