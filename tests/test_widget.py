@@ -163,7 +163,10 @@ def test_views_keep_the_page_order_and_the_panel_follows_them(result: attnwidget
         ({"views": ["heatmap", "attention"]}, r"views must be .*got \['heatmap', 'attention'\]"),
         ({"views": "attention"}, r"views must be a non-empty list of names, .*got 'attention'"),
         ({"views": ("heatmap", 3)}, r"views must be .*got \('heatmap', 3\)"),
-        ({"panel": "heatmap"}, r"panel must be one of 'logit-lens', 'head-scores', 'neuron-plot', 'layer-stats', got"),
+        (
+            {"panel": "heatmap"},
+            r"panel must be one of 'logit-lens', 'effects', 'head-scores', 'neuron-plot', 'layer-stats', got",
+        ),
         (
             {"views": ["heatmap", "neuron-plot"], "panel": "logit-lens"},
             r"panel must be one of 'neuron-plot' \('logit-lens' is not among this widget's views\), got 'logit-lens'",

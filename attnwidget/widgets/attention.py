@@ -5,8 +5,10 @@ Selection lives in synced traits (`layer`, `head`, `token`, `hovered_token`, ...
 the views follow, click in the views and `observe` / `on_select` callbacks see it. Arrays travel as bytes
 in the format of `attnwidget.widgets.encode`. What the views show for the selection (the selected head's
 map, the layer's neurons, the logit lens of the pinned token) is made by pure functions of the selection
-(`encoded_head`, `encoded_neurons`, `encoded_lens`, `encoded_window`); the observers compare what a trait
-holds with the selection and replace it when they differ, so nothing else needs to remember what is shown.
+(`encoded_head`, `encoded_neurons`, `encoded_lens`, `encoded_window`, `encoded_effects`,
+`encoded_neuron_effects`); the observers compare what a trait holds with the selection and replace it when
+they differ, so nothing else needs to remember what is shown. The one exception is `_effects.info.error`: the
+last `target` / `contrast` the views sent that Python refused (a front-end message never raises here).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import traitlets
 
 from ..analysis.neurons import top_variable_neurons
 from ..analysis.scores import FORMER_NAMES, LAYER_STAT_NAMES, SCORE_NAMES, score_info
+from ..engine import attribution
 from ..engine.extraction import NEURON_KINDS, Extraction
 from ..engine.extractor import shared_extractor
 from ..engine.tokens import visible_text
@@ -30,15 +33,22 @@ COLOR_SCALES = ("linear", "gamma", "row", "log")
 NEURON_K_MAX = 256
 PREDICTIONS_SHOWN = 3
 PREDICTIONS_MAX_TOKENS = 4096
-# What `head_score` can be: "none" (the grid shows thumbnails) or a score of attnwidget.analysis.scores.
-HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES)
+# What `head_score` can be: "none" (the grid shows thumbnails), a score of attnwidget.analysis.scores, or
+# "attribution" (each head's logit attribution to `target`, from `_effects`; causal LMs only).
+HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES, "attribution")
+# What the heatmap shows: attention weights, or αᵢⱼ·‖W_O vⱼ‖ (`Extraction.value_weighted`).
+WEIGHTINGS = ("attention", "value_weighted")
+# Effects (logit attribution) kept per (position, target id, contrast id); neuron effects per (layer, neuron).
+EFFECTS_CACHE_SIZE = 32
+NEURON_EFFECTS_K = 10
+NEURON_EFFECTS_CACHE_SIZE = 64
 # Logit lens: top-k per layer for the pinned (else hovered) token; positions already computed are kept.
 LENS_K = 5
 LENS_CACHE_SIZE = 64
 # The views (each named by its data-testid), in the order of the page: the main ones on top, then the side
 # panel's, one tab each (`panel` says which is open).
 MAIN_VIEWS = ("token-strip", "head-grid", "heatmap")
-PANEL_VIEWS = ("logit-lens", "head-scores", "neuron-plot", "layer-stats")
+PANEL_VIEWS = ("logit-lens", "effects", "head-scores", "neuron-plot", "layer-stats")
 VIEWS = (*MAIN_VIEWS, *PANEL_VIEWS)
 NO_PANEL = "none"
 
@@ -50,6 +60,10 @@ def panel_choices(views: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def _panel_why(widget: AttentionWidget, value: str) -> str:
     return f" ({value!r} is not among this widget's views)" if value in PANEL_VIEWS else ""
+
+
+def _head_score_why(widget: AttentionWidget, value: str) -> str:
+    return f" ({widget._no_logits()})" if value == "attribution" and widget._no_logits() else ""
 
 
 def check_window(window: Any, seq_len: int, name: str = "map_window") -> tuple[int, int, int, int] | None:
@@ -91,14 +105,27 @@ class AttentionWidget(WidgetBase):
         scaled to its own maximum).
     neuron_kind : ``"residual"`` (residual stream after the layer) or ``"mlp"`` (MLP neurons).
     neuron_k : how many of the layer's most variable neurons the neuron plot shows (1..256).
-    head_score : ``"none"`` or a per-head score (``"induction"``, ``"previous_token"``, ``"first_token"``,
+    head_score : ``"none"``, a per-head score (``"induction"``, ``"previous_token"``, ``"first_token"``,
         ``"self"``, ``"local"``, ``"peak"``, ``"entropy"``, ``"normalized_entropy"``; see
-        `attnwidget.analysis.scores`) that colours the head grid and ranks the heads in the head-roles view.
+        `attnwidget.analysis.scores`) or ``"attribution"`` (each head's logit attribution to `target`, a
+        diverging colour around 0; causal LMs only): it colours the head grid and ranks the heads in the
+        head-roles view.
+    target : the token whose logit the effects view explains at the pinned token (else the last one): a text
+        that is exactly one token (``" Paris"``), or ``""`` (the default) for the model's own prediction
+        there. A text of several tokens is refused (TraitError naming them); typed in the view, it is kept
+        out and the view says why (``_effects.info.error``).
+    contrast : ``""`` (none) or a one-token text: the effects then explain logit(target) − logit(contrast).
+    weighting : what the heatmap shows: ``"attention"`` (the weights) or ``"value_weighted"`` (each weight
+        times the norm of what the key's value vector writes through the head's output projection,
+        ``Extraction.value_weighted``). The head grid's thumbnails stay attention.
+    neuron : the neuron chosen in the neuron plot (its index in the layer, -1 for none); for MLP neurons the
+        plot lists the tokens its output direction promotes and suppresses. Back to -1 when `layer` or
+        `neuron_kind` changes.
     views : which views exist (default: all), by name: ``"token-strip"``, ``"head-grid"``, ``"heatmap"``
-        on top, ``"logit-lens"``, ``"head-scores"``, ``"neuron-plot"``, ``"layer-stats"`` as tabs of the
-        side panel.
+        on top, ``"logit-lens"``, ``"effects"``, ``"head-scores"``, ``"neuron-plot"``, ``"layer-stats"`` as
+        tabs of the side panel.
     panel : the side panel's open tab, one of its views (default: the first of them, passing over the logit
-        lens of a model that has none); a click on a tab sets it.
+        lens and effects of a model that has no logits); a click on a tab sets it.
 
     Examples
     --------
@@ -122,9 +149,24 @@ class AttentionWidget(WidgetBase):
     neuron_k = BoundedInt(16, bounds="_neuron_k_bounds", help="Number of neurons in the neuron plot.").tag(sync=True)
     head_score = Choice(
         "none",
-        choices=HEAD_SCORE_CHOICES,
+        choices="_head_score_choices",
         aliases=FORMER_NAMES,
+        why=_head_score_why,
         help=f"Per-head score that colours the grid, one of {HEAD_SCORE_CHOICES}.",
+    ).tag(sync=True)
+    target = Checked(
+        "",
+        check="_check_target",
+        help="The token the effects view explains: a one-token text, '' for the model's prediction.",
+    ).tag(sync=True)
+    contrast = Checked(
+        "", check="_check_contrast", help="A one-token text the target is explained against, '' for none."
+    ).tag(sync=True)
+    weighting = Checked(
+        "attention", check="_check_weighting", help=f"What the heatmap shows, one of {WEIGHTINGS}."
+    ).tag(sync=True)
+    neuron = BoundedInt(
+        -1, bounds="_neuron_bounds", help="The neuron chosen in the neuron plot (index in the layer), -1 for none."
     ).tag(sync=True)
     map_window = Checked(
         [],
@@ -157,6 +199,10 @@ class AttentionWidget(WidgetBase):
     # Logit lens at one position: {"info": {position, k, unavailable?}, "tokens": [layers + 1][k] texts,
     # "data": float16 [layers + 1, k]}; position -1: none yet.
     _lens = traitlets.Dict().tag(sync=True)
+    # Logit attribution at the pinned (else last) token: encoded_effects, info + {"error"}.
+    _effects = traitlets.Dict().tag(sync=True)
+    # What `neuron` promotes and suppresses: encoded_neuron_effects.
+    _neuron_effects = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -169,6 +215,10 @@ class AttentionWidget(WidgetBase):
         neuron_kind: str = "residual",
         neuron_k: int = 16,
         head_score: str = "none",
+        target: str = "",
+        contrast: str = "",
+        weighting: str = "attention",
+        neuron: int = -1,
         views: list[str] | tuple[str, ...] = VIEWS,
         panel: str | None = None,
     ) -> None:
@@ -179,6 +229,12 @@ class AttentionWidget(WidgetBase):
             )
         self._extraction = extraction
         self._lens_cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._effects_cache: OrderedDict[tuple[int, int, int | None], dict[str, Any]] = OrderedDict()
+        self._neuron_effects_cache: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+        # The last target / contrast the views sent that was refused (shown in `_effects.info.error`), and
+        # the messages refused while a front-end message is applied (`set_state`).
+        self._effects_error: str | None = None
+        self._front_end_errors: dict[str, str] | None = None
         self._checks_ready = True
         selection = self._checked(
             layer=layer,
@@ -188,16 +244,23 @@ class AttentionWidget(WidgetBase):
             neuron_kind=neuron_kind,
             neuron_k=neuron_k,
             head_score=head_score,
+            target=target,
+            contrast=contrast,
+            weighting=weighting,
             views=views,
         )
+        selection["neuron"] = self._check_neuron(neuron, selection["neuron_kind"])
         selection["panel"] = self._initial_panel(panel, selection["views"])
+        layer, kind = selection["layer"], selection["neuron_kind"]
         # Everything goes to super().__init__ so that the comm's first message carries the whole state.
         super().__init__(
             **self._static_state(),
             **selection,
-            _attention_map=self.encoded_head(selection["layer"], selection["head"]),
-            _neurons=self.encoded_neurons(selection["layer"], selection["neuron_kind"], selection["neuron_k"]),
+            _attention_map=self.encoded_head(layer, selection["head"], selection["weighting"]),
+            _neurons=self.encoded_neurons(layer, kind, selection["neuron_k"]),
             _lens=self.encoded_lens(selection["token"]),
+            _effects=self.encoded_effects(selection["token"], selection["target"], selection["contrast"]),
+            _neuron_effects=self.encoded_neuron_effects(layer, kind, selection["neuron"]),
         )
 
     def _checked(self, **values: Any) -> dict[str, Any]:
@@ -263,6 +326,89 @@ class AttentionWidget(WidgetBase):
         seq = self._extraction.seq_len
         return -1, seq - 1, f" (-1 for none; the prompt has {seq} tokens)"
 
+    def _neuron_bounds(self) -> tuple[int, int, str]:
+        width = self._neuron_widths[self.neuron_kind]
+        return -1, width - 1, f" (-1 for none; {self.neuron_kind} has {width} neurons)"
+
+    def _check_neuron(self, value: Any, kind: str) -> int:
+        """`neuron` checked against the width of neuron kind `kind` (TraitError in the one format)."""
+        width = self._neuron_widths[kind]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not -1 <= value < width:
+            raise invalid("neuron", f"an int in -1..{width - 1} (-1 for none; {kind} has {width} neurons)", value)
+        return int(value)
+
+    @traitlets.validate("neuron")
+    def _remember_neuron_place(self, proposal: Any) -> int:
+        # Cross-validation runs once all traits of an update are set: a neuron set together with its layer
+        # belongs to that layer; a later change of layer or kind leaves it behind (see _on_neuron_choice).
+        self._neuron_place = (self.layer, self.neuron_kind)
+        return int(proposal["value"])
+
+    def _head_score_choices(self) -> tuple[str, ...]:
+        return tuple(name for name in HEAD_SCORE_CHOICES if name != "attribution" or not self._no_logits())
+
+    def _no_logits(self) -> str:
+        """Why this model has no logit attribution or neuron effects ("" when it has them)."""
+        ex = self._extraction
+        if ex.predictor is None:
+            return f"{ex.model_name} is not a causal language model with an unembedding: it has no logits to explain"
+        return ""
+
+    def _token_id(self, name: str, value: Any) -> int | None:
+        """`target` / `contrast` text → its token id (None for ""), or ValueError worded as `invalid` words it."""
+        none = "the model's prediction" if name == "target" else "none"
+        allowed = f"the text of exactly one token, or '' for {none}"
+        if not isinstance(value, str):
+            raise ValueError(str(invalid(name, "a str: " + allowed, value)))
+        if value == "":
+            return None
+        if self._no_logits():
+            raise ValueError(str(invalid(name, f"'' ({self._no_logits()})", value)))
+        predictor = self._extraction.predictor
+        assert predictor is not None
+        ids = list(predictor.tokenizer.encode(value, add_special_tokens=False))
+        if len(ids) != 1:
+            pieces = ", ".join(repr(visible_text(predictor.tokenizer.decode([i]))) for i in ids)
+            raise ValueError(f"{invalid(name, allowed, value)} ({len(ids)} tokens{': ' if ids else ''}{pieces})")
+        try:
+            return attribution.resolve_token(predictor, value, name)
+        except ValueError as error:
+            raise ValueError(f"{invalid(name, allowed, value)} ({error})") from None
+
+    def _check_text(self, name: str, value: Any) -> str:
+        try:
+            self._token_id(name, value)
+        except ValueError as error:
+            if self._front_end_errors is None:
+                raise
+            # From the views: keep the value Python has and tell the views why (see set_state).
+            self._front_end_errors[name] = str(error)
+            return str(getattr(self, name))
+        return str(value)
+
+    def _check_target(self, value: Any) -> str:
+        return self._check_text("target", value)
+
+    def _check_contrast(self, value: Any) -> str:
+        return self._check_text("contrast", value)
+
+    def _check_weighting(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in WEIGHTINGS:
+            raise ValueError(str(invalid("weighting", one_of(WEIGHTINGS), value)))
+        if value == "value_weighted" and self._value_weighting_error():
+            raise ValueError(str(invalid("weighting", f"'attention' ({self._value_weighting_error()})", value)))
+        return value
+
+    def _value_weighting_error(self) -> str:
+        """Why this model has no value-weighted maps ("" when it has them); tried once, on layer 0."""
+        if not hasattr(self, "_value_weighting_why"):
+            try:
+                self._extraction.value_weighted(0, 0)
+                self._value_weighting_why = ""
+            except ValueError as error:
+                self._value_weighting_why = f"no value-weighted maps: {error}"
+        return self._value_weighting_why
+
     def _neuron_k_bounds(self) -> tuple[int, int, str]:
         return 1, min(NEURON_K_MAX, *self._neuron_widths.values()), ""
 
@@ -276,9 +422,14 @@ class AttentionWidget(WidgetBase):
         """`panel` checked against the views the widget is built with (its `views` trait is not set yet)."""
         choices = panel_choices(views)
         if panel is None:
-            # A model with no logit lens (an encoder) opens on the first tab that has something to show.
-            has_lens = self._extraction.lens is not None
-            return next((name for name in choices if has_lens or name != "logit-lens"), choices[0])
+            # A model with no logit lens or logits to explain (an encoder) opens on the first tab that has
+            # something to show.
+            empty: set[str] = set()
+            if self._extraction.lens is None:
+                empty.add("logit-lens")
+            if self._no_logits():
+                empty.add("effects")
+            return next((name for name in choices if name not in empty), choices[0])
         if panel not in choices:
             raise invalid("panel", one_of(choices) + (_panel_why(self, panel) if isinstance(panel, str) else ""), panel)
         return panel
@@ -298,24 +449,33 @@ class AttentionWidget(WidgetBase):
         return self._widths
 
     # ---- what the views show for a selection (pure: nothing is recorded) -----------------------------------
-    def encoded_head(self, layer: int, head: int) -> dict[str, Any]:
-        """A head's full-resolution map as ``{"info": ..., "data": bytes}``: what the views receive in
-        ``_attention_map`` when that head is selected. A kernel-less page can carry several
-        (``mountStatic(el, state, extraMaps)``) so that clicking them needs no kernel."""
-        layer, head = self._checked(layer=layer, head=head).values()
+    def _head_map(self, layer: int, head: int, weighting: str | None) -> tuple[int, int, str, np.ndarray]:
+        checked = self._checked(layer=layer, head=head, weighting=self.weighting if weighting is None else weighting)
+        layer, head, weighting = checked["layer"], checked["head"], checked["weighting"]
         ex = self._extraction
-        encoded = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal)
-        return {"info": {"layer": layer, "head": head, **encoded["info"]}, "data": encoded["data"]}
+        values = ex.value_weighted(layer, head) if weighting == "value_weighted" else ex.attention(layer, head)
+        return layer, head, weighting, values
 
-    def encoded_window(self, layer: int, head: int, window: Any) -> dict[str, Any]:
-        """A head's map inside ``window`` = ``[q0, q1, k0, k1]`` as ``{"info": ..., "data": bytes}``: what the
-        views receive in ``_map_window`` when the heatmap is zoomed there ({} for no window)."""
-        layer, head = self._checked(layer=layer, head=head).values()
+    def encoded_head(self, layer: int, head: int, weighting: str | None = None) -> dict[str, Any]:
+        """A head's full-resolution map (`weighting`: the widget's unless given) as ``{"info": ..., "data":
+        bytes}``: what the views receive in ``_attention_map`` when that head is selected. A kernel-less page
+        can carry several (``mountStatic(el, state, extraMaps)``) so that clicking them needs no kernel."""
+        layer, head, weighting, values = self._head_map(layer, head, weighting)
+        encoded = encode.encode_attention_map(values, self._extraction.is_causal)
+        info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}
+        return {"info": info, "data": encoded["data"]}
+
+    def encoded_window(self, layer: int, head: int, window: Any, weighting: str | None = None) -> dict[str, Any]:
+        """A head's map (`weighting`: the widget's unless given) inside ``window`` = ``[q0, q1, k0, k1]`` as
+        ``{"info": ..., "data": bytes}``: what the views receive in ``_map_window`` when the heatmap is zoomed
+        there ({} for no window)."""
         checked = check_window(window, self._extraction.seq_len, "window")
+        layer, head, weighting, values = self._head_map(layer, head, weighting)
         if checked is None:
             return {}
-        encoded = encode.encode_attention_window(self._extraction.attention(layer, head), checked)
-        return {"info": {"layer": layer, "head": head, **encoded["info"]}, "data": encoded["data"]}
+        encoded = encode.encode_attention_window(values, checked)
+        info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}
+        return {"info": info, "data": encoded["data"]}
 
     def encoded_neurons(self, layer: int, kind: str | None = None, k: int | None = None) -> dict[str, Any]:
         """A layer's neuron plot (kind and k: the widget's unless given) as ``{"info": ..., "data": bytes}``:
@@ -359,13 +519,135 @@ class AttentionWidget(WidgetBase):
         self._lens_cache.move_to_end(position)
         return self._lens_cache[position]
 
+    def effects_position(self, token: int | None = None) -> int:
+        """The position the effects explain for pinned token `token` (the widget's unless given): that
+        token, else the last one."""
+        token = self._checked(token=self.token if token is None else token)["token"]
+        return token if token >= 0 else self._extraction.seq_len - 1
+
+    def encoded_effects(self, token: int = -1, target: str = "", contrast: str = "") -> dict[str, Any]:
+        """The logit attribution (`Extraction.logit_attribution`) at pinned token `token` (-1: the last
+        token) to `target` ("": the model's prediction there), minus `contrast` ("": none), as the views
+        receive it in ``_effects``: float32 [logit, total, embeddings, biases, mlp[layers], heads[layers ×
+        heads]]. Kept per (position, target id, contrast id)."""
+        position = self.effects_position(token)
+        try:
+            target_id, contrast_id = self._token_id("target", target), self._token_id("contrast", contrast)
+        except ValueError as error:
+            raise traitlets.TraitError(str(error)) from None
+        ex = self._extraction
+        info: dict[str, Any] = {
+            "position": position,
+            "target": "",
+            "target_id": -1,
+            "contrast": None,
+            "contrast_id": None,
+            "layers": ex.num_layers,
+            "heads": ex.num_heads,
+            "mlp": bool(ex.layers.has_mlp),
+            "error": None,
+            "unavailable": self._no_logits() or None,
+        }
+        if info["unavailable"]:
+            return {"info": info, "data": b""}
+        if target_id is None:
+            assert ex.predictor is not None and ex.final_hidden is not None
+            target_id = int(ex.predictor.top_k(ex.final_hidden[position : position + 1], k=1)[0][0, 0])
+        key = (position, target_id, contrast_id)
+        if key not in self._effects_cache:
+            try:
+                result = ex.logit_attribution(position, target_id, contrast_id)
+            except ValueError as error:  # a block that is no sum of head outputs, a soft-capped logit
+                encoded: dict[str, Any] = {"info": {**info, "unavailable": str(error)}, "data": b""}
+            else:
+                info.update(
+                    target=visible_text(result.target),
+                    target_id=result.target_id,
+                    contrast=None if result.contrast is None else visible_text(result.contrast),
+                    contrast_id=result.contrast_id,
+                )
+                parts = [result.logit, result.total, result.embeddings, result.biases]
+                values = np.concatenate([parts, result.mlp, result.heads.ravel()])
+                encoded = {"info": info, "data": encode.encode_float32(values)}
+            self._effects_cache[key] = encoded
+            while len(self._effects_cache) > EFFECTS_CACHE_SIZE:
+                self._effects_cache.popitem(last=False)
+        self._effects_cache.move_to_end(key)
+        return self._effects_cache[key]
+
+    def encoded_neuron_effects(self, layer: int, kind: str | None = None, neuron: int = -1) -> dict[str, Any]:
+        """What neuron `neuron` (-1: none) of `layer` (kind: the widget's unless given) promotes and
+        suppresses (`AttentionExtractor.neuron_logit_effects`, k = 10), as the views receive it in
+        ``_neuron_effects``: float32 [k promoted values, k suppressed values]. MLP neurons only: a
+        residual-stream dimension gets `unavailable`."""
+        checked = self._checked(layer=layer, neuron_kind=self.neuron_kind if kind is None else kind)
+        layer, kind = checked["layer"], checked["neuron_kind"]
+        neuron = self._check_neuron(neuron, kind)
+        info: dict[str, Any] = {"layer": layer, "kind": kind, "neuron": neuron, "k": 0, "promoted": []}
+        info.update(suppressed=[], unavailable=None)
+        if neuron < 0:
+            return {"info": info, "data": b""}
+        if kind != "mlp":
+            why = "a residual-stream dimension is no neuron with an output direction: choose MLP neurons"
+            return {"info": {**info, "unavailable": why}, "data": b""}
+        if self._no_logits():
+            return {"info": {**info, "unavailable": self._no_logits()}, "data": b""}
+        key = (layer, neuron)
+        if key not in self._neuron_effects_cache:
+            ex = self._extraction
+            try:
+                effects = attribution.neuron_logit_effects(
+                    ex.layers.replayer.model, ex.predictor, layer, neuron, NEURON_EFFECTS_K, ex.model_name
+                )
+            except ValueError as error:  # the MLP's output projection could not be located
+                encoded: dict[str, Any] = {"info": {**info, "unavailable": str(error)}, "data": b""}
+            else:
+                promoted, suppressed = effects["promoted"], effects["suppressed"]
+                info.update(
+                    k=len(promoted),
+                    promoted=[visible_text(text) for text, _ in promoted],
+                    suppressed=[visible_text(text) for text, _ in suppressed],
+                )
+                values = np.array([value for _, value in promoted + suppressed], dtype=np.float64)
+                encoded = {"info": info, "data": encode.encode_float32(values)}
+            self._neuron_effects_cache[key] = encoded
+            while len(self._neuron_effects_cache) > NEURON_EFFECTS_CACHE_SIZE:
+                self._neuron_effects_cache.popitem(last=False)
+        self._neuron_effects_cache.move_to_end(key)
+        return self._neuron_effects_cache[key]
+
     # ---- observers: replace what is shown when it no longer matches the selection ----------------------
-    @traitlets.observe("layer", "head")
+    @traitlets.observe("layer", "head", "weighting")
     def _on_head_change(self, _change: dict[str, Any]) -> None:
         # A click sets layer and head in one message; both observers then see the final pair.
         shown = self._attention_map.get("info", {})
-        if (shown.get("layer"), shown.get("head")) != (self.layer, self.head):
+        if (shown.get("layer"), shown.get("head"), shown.get("weighting")) != (self.layer, self.head, self.weighting):
             self.apply({"_attention_map": self.encoded_head(self.layer, self.head)})
+
+    @traitlets.observe("layer", "neuron_kind", "neuron")
+    def _on_neuron_choice(self, _change: dict[str, Any]) -> None:
+        if self.neuron >= 0 and getattr(self, "_neuron_place", None) != (self.layer, self.neuron_kind):
+            self.neuron = -1  # chosen on another layer or kind; this observer runs again for the change
+            return
+        shown = self._neuron_effects.get("info", {})
+        wanted = (self.layer, self.neuron_kind, self.neuron)
+        # With no neuron chosen, what is shown is empty whatever the layer: nothing to send on a layer change.
+        if (shown.get("layer"), shown.get("kind"), shown.get("neuron")) != wanted and (
+            self.neuron >= 0 or shown.get("neuron") != -1
+        ):
+            self.apply({"_neuron_effects": self.encoded_neuron_effects(*wanted)})
+
+    def _wanted_effects(self) -> dict[str, Any]:
+        encoded = self.encoded_effects(self.token, self.target, self.contrast)
+        return {"info": {**encoded["info"], "error": self._effects_error}, "data": encoded["data"]}
+
+    @traitlets.observe("token", "target", "contrast")
+    def _on_effects_change(self, change: dict[str, Any]) -> None:
+        if change["name"] != "token":
+            self._effects_error = None  # a target or contrast was accepted
+        wanted = self._wanted_effects()
+        if wanted != self._effects:
+            self.apply({"_effects": wanted})
 
     @traitlets.observe("layer", "neuron_kind", "neuron_k")
     def _on_neuron_change(self, _change: dict[str, Any]) -> None:
@@ -387,13 +669,32 @@ class AttentionWidget(WidgetBase):
         if self.panel not in self._panel_choices():
             self.panel = self._panel_choices()[0]
 
-    @traitlets.observe("layer", "head", "map_window")
+    @traitlets.observe("layer", "head", "map_window", "weighting")
     def _on_window_change(self, _change: dict[str, Any]) -> None:
         shown = self._map_window.get("info")
-        shown_window = (shown["layer"], shown["head"], [shown[k] for k in ("q0", "q1", "k0", "k1")]) if shown else None
-        wanted = (self.layer, self.head, self.map_window) if self.map_window else None
+        corners = [shown[k] for k in ("q0", "q1", "k0", "k1")] if shown else None
+        shown_window = (shown["layer"], shown["head"], shown["weighting"], corners) if shown else None
+        wanted = (self.layer, self.head, self.weighting, self.map_window) if self.map_window else None
         if shown_window != wanted:
             self.apply({"_map_window": self.encoded_window(self.layer, self.head, self.map_window)})
+
+    # ---- messages from the views -----------------------------------------------------------------------
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state update from the views. A `target` or `contrast` Python refuses (a text of several
+        tokens) does not raise here: the trait keeps its value, the views get it back, and
+        ``_effects.info.error`` says why until a target or contrast is accepted."""
+        self._front_end_errors = {}
+        try:
+            super().set_state(sync_data)
+        finally:
+            errors, self._front_end_errors = self._front_end_errors, None
+        if "target" in sync_data or "contrast" in sync_data:
+            self._effects_error = "; ".join(errors.values()) or None
+            wanted = self._wanted_effects()
+            if wanted != self._effects:
+                self.apply({"_effects": wanted})
+        if errors:
+            self.send_state(list(errors))  # the views hold the refused text: give them the kept value
 
     # ---- read-outs ------------------------------------------------------------------------------------
     @property
