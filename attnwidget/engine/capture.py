@@ -67,6 +67,12 @@ class LayerAttentionInputs:
         return int(source.shape[1])
 
     @property
+    def device(self) -> torch.device:
+        source = self.stored_weights if self.stored_weights is not None else self.query
+        assert source is not None
+        return source.device
+
+    @property
     def num_kv_heads(self) -> int:
         return int(self.key.shape[1]) if self.key is not None else self.num_heads
 
@@ -320,8 +326,12 @@ class StreamRecorder:
     def __init__(self, model: Any, batch: int, seq_len: int) -> None:
         self.blocks = find_layer_blocks(model)
         num_layers = len(self.blocks)
-        self.residual = torch.empty(batch, num_layers + 1, seq_len, model.config.hidden_size)
+        self._shape = (batch, num_layers + 1, seq_len, int(model.config.hidden_size))
+        # Allocated when the first block is called, where its input lives (see `_residual_buffer`).
+        self.residual: torch.Tensor | None = None
         self.block_calls: list[tuple[tuple[Any, ...], dict[str, Any]] | None] = [None] * num_layers
+        # The dtype each block was called with: a replay feeds it the same (the buffer may be wider).
+        self.input_dtypes: list[torch.dtype | None] = [None] * num_layers
         self._handles: list[Any] = []
 
     @contextmanager
@@ -343,17 +353,31 @@ class StreamRecorder:
             else:
                 named = dict(kwargs)
                 hidden, rest = named.pop("hidden_states"), ()
+            if self.residual is None:
+                self.residual = _residual_buffer(self._shape, hidden)
             self.residual[:, index].copy_(hidden.detach())
             self.block_calls[index] = (rest, named)
+            self.input_dtypes[index] = hidden.dtype
 
         return hook
 
     def _output_hook(self, index: int) -> Callable[..., None]:
         def hook(_module: nn.Module, _args: Any, output: Any) -> None:
             hidden = output[0] if isinstance(output, tuple) else output
+            assert self.residual is not None  # the first block's input hook ran before
             self.residual[:, index].copy_(hidden.detach())
 
         return hook
+
+
+def _residual_buffer(shape: tuple[int, ...], first_input: torch.Tensor) -> torch.Tensor:
+    """The residual stream's buffer. On the CPU float32 (read as numpy views, exact for bf16/fp16 too). On
+    an accelerator it stays on the first block's device, in its dtype: copying each block's input to the
+    host would cost more than the pass, and a replay needs it there anyway; only what is read goes to the
+    host (`Extraction.residual_stream`)."""
+    if first_input.device.type == "cpu":
+        return torch.empty(shape, dtype=torch.float32)
+    return torch.empty(shape, dtype=first_input.dtype, device=first_input.device)
 
 
 @dataclass
@@ -404,7 +428,7 @@ class LayerReplayer:
             context = sdpa_capture(self.model, recorder)
         elif want_attention and self.route == "gpt_neo":
             context = gpt_neo_capture(self.model, recorder, only_layer=layer)
-        hidden = recorded.residual[:, layer].to(_device_of(self.blocks[layer]))
+        hidden = recorded.block_input(layer, _device_of(self.blocks[layer]))
         try:
             with torch.inference_mode(), context:
                 self.blocks[layer](hidden, *args, **kwargs)

@@ -23,6 +23,18 @@ from .lens import LensProjector, lens_arrays
 from .predictions import NextTokenPredictor
 
 NEURON_KINDS = ("residual", "mlp")
+# Bytes of attention maps computed at once on an accelerator (`Extraction._compute`).
+_DEVICE_MAP_BYTES = 2 << 30
+
+
+def _host_float32(values: torch.Tensor) -> np.ndarray:
+    """A float32 numpy copy of `values` [n, ...], converted on its device one row of the first axis at a
+    time (numpy has no bf16; a whole float32 copy on the device would double its memory there)."""
+    out = np.empty(tuple(values.shape), dtype=np.float32)
+    host = torch.from_numpy(out)
+    for index in range(values.shape[0]):
+        host[index].copy_(values[index].float())
+    return out
 
 
 def check_index(value: int, size: int, what: str, owner: str) -> int:
@@ -78,8 +90,13 @@ class Extraction:
     # ---- the recorded pass (rebuilt when the memory budget dropped it) ---------------------------------
     @property
     def residual_stream(self) -> np.ndarray:
-        """float32 [layers + 1, seq, hidden] (a view of the recorded pass)."""
-        return self.layers.recording.get().residual[self.batch_index, :, : self.seq_len].numpy()
+        """float32 [layers + 1, seq, hidden]: a view of the recorded pass on the CPU; from a model on an
+        accelerator a host copy, made on first read and kept with the pass."""
+        rows = self.layers.recording.get().residual[self.batch_index, :, : self.seq_len]
+        if rows.device.type == "cpu" and rows.dtype == torch.float32:
+            return rows.numpy()
+        copy: np.ndarray = self._cache("residual", lambda: _host_float32(rows))
+        return copy
 
     @property
     def final_hidden(self) -> np.ndarray | None:
@@ -154,9 +171,20 @@ class Extraction:
         return maps[layer]
 
     def _compute(self, layer: int, heads: list[int] | None) -> np.ndarray:
+        inputs = self.layers.attention_inputs(layer)
         with torch.no_grad():
-            weights = self.layers.attention_inputs(layer).weights(self.batch_index, self.seq_len, heads)
-        return weights.cpu().numpy()
+            if inputs.device.type == "cpu":
+                return inputs.weights(self.batch_index, self.seq_len, heads).numpy()
+            # On an accelerator: computed there a few heads at a time (a layer's maps at 16384 tokens are
+            # 1 GiB a head, with the softmax's temporaries on top), each group copied into the host array.
+            head_ids = list(range(inputs.num_heads)) if heads is None else heads
+            out = np.empty((len(head_ids), self.seq_len, self.seq_len), dtype=np.float32)
+            host = torch.from_numpy(out)
+            step = max(1, _DEVICE_MAP_BYTES // (4 * self.seq_len * self.seq_len))
+            for start in range(0, len(head_ids), step):
+                group = head_ids[start : start + step]
+                host[start : start + len(group)].copy_(inputs.weights(self.batch_index, self.seq_len, group))
+            return out
 
     @property
     def attention_weights(self) -> AttentionLayers:

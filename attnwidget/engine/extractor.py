@@ -239,11 +239,13 @@ class AttentionExtractor:
                 f"{self._describe()}: {counter.calls} attention calls seen for {num_layers} layers, so its maps "
                 "cannot be reported faithfully"
             )
+        assert streams.residual is not None  # every block ran, so the first one's hook allocated it
         return RecordedPass(
             residual=streams.residual,
             block_calls=streams.block_calls,  # type: ignore[arg-type]
             final_hidden=final_hidden if self._predictor is not None else None,
             stored_attention=stored,
+            input_dtypes=streams.input_dtypes,  # type: ignore[arg-type]
         )
 
     def _stored_attention(self, outputs: Any) -> list[capture.LayerAttentionInputs]:

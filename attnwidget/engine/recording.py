@@ -33,10 +33,19 @@ DEFAULT_BUDGET_MIB = 1024
 class RecordedPass:
     """The data of one forward pass over a batch of prompts (padded to the longest)."""
 
-    residual: torch.Tensor  # [batch, layers + 1, seq, hidden] float32: the input of every block, then the output
+    # [batch, layers + 1, seq, hidden]: the input of every block, then the output. float32 on the CPU; on an
+    # accelerator on the model's device, in its dtype (see capture._residual_buffer).
+    residual: torch.Tensor
     block_calls: list[tuple[tuple[Any, ...], dict[str, Any]]]  # each block's other call arguments
     final_hidden: np.ndarray | None  # [batch, seq, hidden]: the model's last hidden state (after its final norm)
     stored_attention: list[Any] | None = None  # the eager route's maps, per layer
+    input_dtypes: list[torch.dtype] | None = None  # the dtype each block was called with
+
+    def block_input(self, layer: int, device: torch.device | str) -> torch.Tensor:
+        """Block `layer`'s recorded input [batch, seq, hidden] on `device`, in the dtype the block was called
+        with (a bf16 model's input comes back as bf16: a replay then computes what the pass computed)."""
+        dtype = self.input_dtypes[layer] if self.input_dtypes is not None else None
+        return self.residual[:, layer].to(device=device, dtype=dtype)
 
 
 def nbytes(value: Any) -> int:
