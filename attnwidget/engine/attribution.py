@@ -358,7 +358,7 @@ def _replay(
     attention row does not need."""
     args, kwargs = recorded.block_calls[layer]
     block = source.replayer.blocks[layer]
-    hidden = recorded.residual[:, layer].to(_device_of(block))
+    hidden = recorded.block_input(layer, _device_of(block))
     if mlp is not None:
         _cut_rows(mlp, state, "mlp_output", stop=True)
     if query is not None:
@@ -422,7 +422,7 @@ def position_parts(source: LayerSource, batch_index: int, position: int, model_n
     structure = _structure(model)
     hidden = int(model.config.hidden_size)
     recorded = source.recording.get()
-    residual = recorded.residual[batch_index, :, position].double().numpy()  # [layers + 1, hidden]
+    residual = recorded.residual[batch_index, :, position].double().cpu().numpy()  # [layers + 1, hidden]
     check = not structure.additive
     states = []
     with _row_dispatch(model):
