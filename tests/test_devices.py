@@ -172,6 +172,11 @@ def test_cuda_widget_figures_and_export(bert_tokenizer: Any, tmp_path: Path) -> 
     widget_bf16 = AttentionWidget(on_gpu, neuron_kind="mlp")
     assert widget_bf16._neurons["info"]["kind"] == "mlp"
     assert export_html(widget_bf16, tmp_path / "page.html").stat().st_size > 0
+    # Logit attribution (one row replayed per layer) and value-weighted maps, from the GPU as on the CPU.
+    parts_cpu, parts_gpu = on_cpu.logit_attribution(), exact.logit_attribution()
+    assert parts_cpu.target_id == parts_gpu.target_id
+    np.testing.assert_allclose(parts_cpu.heads, parts_gpu.heads, atol=1e-4)
+    np.testing.assert_allclose(on_cpu.value_weighted(1), exact.value_weighted(1), atol=1e-4)
     viz = AttentionVisualizer()
     viz.plot_all_heads(on_gpu)
     viz.plot_layer_statistics(on_gpu)
