@@ -9,9 +9,15 @@ imports nothing at the top but the standard library.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import subprocess
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +124,84 @@ def grid_point(scope: Any, layer: int, head: int) -> tuple[float, float]:
     box = grid.bounding_box()
     assert box and box["width"] > 0, f"head-grid has no box: {box}"
     return box["x"] + (head + 0.5) * box["width"] / HEADS, box["y"] + (layer + 0.5) * box["height"] / LAYERS
+
+
+class HostServer:
+    """A host's own server (``marimo run``, ``voila``) in a process group of its own, logging to
+    test-artifacts/<name>.log; ``stop`` ends the whole group (the server and the kernels it started)."""
+
+    def __init__(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str], port: int) -> None:
+        from tests.browser.conftest import ARTIFACTS
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.url = f"http://127.0.0.1:{port}/"
+        self.log_path = ARTIFACTS / f"{name}.log"
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Poll the server's page until it answers (an HTTP error is an answer too)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.proc.args} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.url} did not answer in {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # Kernels that outlived the server in its group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class HostPage:
+    """A page in a fresh browser context that records every request (workers included) and error."""
+
+    def __init__(self, browser: Any, url: str, *, abort_outside: bool = False, goto_timeout: float = 30.0) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1100})
+        self.context.set_default_timeout(30_000)
+        if abort_outside:
+            # Requests off this machine fail at once, as on a machine offline (they are still recorded).
+            self.context.route(lambda url: bool(outside([url])), lambda route: route.abort())
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.context.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("pageerror", lambda error: self.errors.append(f"{error}\n{error.stack or ''}"))
+        try:
+            self.page.goto(url, timeout=goto_timeout * 1000)
+        except Exception:
+            self.close()
+            raise
+
+    def widget_errors(self) -> list[str]:
+        """Uncaught errors thrown by widget code (anywidget runs the views from blob: URLs)."""
+        return [e for e in self.errors if "blob:" in e or "attnwidget" in e]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.context.close()

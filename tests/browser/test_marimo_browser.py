@@ -1,0 +1,156 @@
+"""AttentionWidget in marimo, as a new user meets it: ``mo.ui.anywidget(widget)`` in an app served by
+``marimo run``, opened in Chromium.
+
+marimo is not a Jupyter front-end: it has its own anywidget host (a model of its own per widget, talking to
+the Python process over marimo's websocket), so this is the test that the widget's front-end works on
+anywidget's API alone. What is checked is what a person sees: the views draw; a click on a token in the
+token strip reaches Python, shown by a second marimo cell that reads ``w.value`` (marimo re-runs it when
+the widget's value changes) and by the logit lens of that token, which only Python computes; a click in
+the head grid brings the head's full map from Python; nothing is loaded from outside this machine.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import JupyterEnv, _free_port
+from tests.browser.hosts import (
+    LAYERS,
+    HostPage,
+    HostServer,
+    click_token,
+    grid_point,
+    lens_state,
+    outside,
+    shot,
+    wait_views_drawn,
+)
+
+pytestmark = pytest.mark.browser
+
+# The app a user would write: the widget wrapped by mo.ui.anywidget in one cell, its value read in another.
+APP = textwrap.dedent(
+    """
+    import marimo
+
+    app = marimo.App(width="full")
+
+
+    @app.cell
+    def _():
+        import marimo as mo
+
+        from tests.browser.hosts import tiny_widget
+
+        w = mo.ui.anywidget(tiny_widget())
+        w
+        return mo, w
+
+
+    @app.cell
+    def _(mo, w):
+        _v = w.value
+        mo.md(f"python sees: token {_v.get('token')}, layer {_v.get('layer')}, head {_v.get('head')}")
+        return
+
+
+    if __name__ == "__main__":
+        app.run()
+    """
+)
+PINNED = 4
+
+
+def readout_is(page: Any, text: str, timeout: float = 20.0) -> None:
+    """Wait until the second cell's output says ``text`` (marimo re-ran it with the new ``w.value``)."""
+    try:
+        page.wait_for_function(
+            "t => document.body.innerText.includes(t)", arg=text, timeout=timeout * 1000, polling=100
+        )
+    except Exception:
+        shown = page.get_by_text("python sees:").all_inner_texts()
+        raise AssertionError(f"the page never said {text!r}; it says {shown}") from None
+
+
+@pytest.fixture(scope="module")
+def marimo_server(jupyter_env: JupyterEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostServer]:
+    folder = tmp_path_factory.mktemp("marimo")
+    (folder / "app.py").write_text(APP, encoding="utf-8")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--no-token", "--no-sandbox"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    env = dict(jupyter_env.env, MARIMO_SKIP_UPDATE_CHECK="1")  # PYTHONPATH = the repository, offline models
+    server = HostServer("marimo", cmd, cwd=folder, env=env, port=port)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def app(browser: Any, marimo_server: HostServer) -> Iterator[HostPage]:
+    # The app's cells run when the page opens its session: the first views wait for the model to be built.
+    opened = HostPage(browser, marimo_server.url)
+    try:
+        wait_views_drawn(opened.page, opened.page, "marimo", timeout=90)
+        yield opened
+    finally:
+        shot(opened.page, "marimo-page")
+        opened.close()
+
+
+def test_views_draw(app: HostPage) -> None:
+    page = app.page
+    readout_is(page, "python sees: token -1, layer 0, head 0")
+    assert page.locator("[data-testid=heatmap]").first.get_attribute("data-shown") == "full 0 0"
+    # marimo always has a kernel: no view is marked as missing one.
+    assert page.locator(".jupyter-widgets-disconnected").count() == 0
+    shot(page, "marimo-views")
+
+
+def test_token_click_reaches_python(app: HostPage) -> None:
+    page = app.page
+    click_token(page, PINNED)
+    page.mouse.move(2, 2)
+    # The other cell re-ran with w.value: the click went through marimo to the Python widget.
+    readout_is(page, f"python sees: token {PINNED}, layer 0, head 0")
+    # And Python answered: the lens of the pinned token is computed there only.
+    lens = page.locator("[data-testid=logit-lens]").first
+    page.wait_for_function(
+        "([el, p]) => el.dataset.position === p && el.dataset.state === 'fresh'",
+        arg=[lens.element_handle(), str(PINNED)],
+        timeout=20_000,
+    )
+    state = lens_state(page)
+    assert "computing" not in state["text"] and "running kernel" not in state["text"], state
+    assert page.locator("[data-testid=logit-lens] tbody tr").count() == LAYERS + 1
+    shot(page, "marimo-token-pinned")
+
+
+def test_head_click_brings_the_full_map_from_python(app: HostPage) -> None:
+    page = app.page
+    x, y = grid_point(page, 2, 3)
+    page.mouse.click(x, y)
+    page.mouse.move(2, 2)
+    readout_is(page, f"python sees: token {PINNED}, layer 2, head 3")
+    heatmap = page.locator("[data-testid=heatmap]").first
+    # Until Python sends the map, the heatmap shows the head's thumbnail ("preview 2 3").
+    page.wait_for_function("el => el.dataset.shown === 'full 2 3'", arg=heatmap.element_handle(), timeout=20_000)
+    shot(page, "marimo-head-2-3", heatmap.locator("xpath=ancestor::section[1]"))
+
+
+def test_nothing_from_outside_and_no_widget_errors(app: HostPage) -> None:
+    # Last: covers everything the page loaded and did above.
+    assert outside(app.requests) == [], outside(app.requests)
+    assert app.widget_errors() == [], app.widget_errors()
+
+
+def test_server_log_has_no_traceback(marimo_server: HostServer) -> None:
+    log = marimo_server.log_tail(20_000)
+    assert "Traceback" not in log and "Error" not in log, log
