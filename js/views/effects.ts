@@ -4,7 +4,7 @@
 // as a waterfall: each bar starts where the running total stands and ends where the part takes it, so the
 // bars visibly walk from 0 to the logit (the last row); then the heads that write most for and against the
 // target. Python computes the parts (`_effects`, cached per position and target); numbers: effects.ts.
-import { cssColor, packedCss } from "../color";
+import { type RGB, cssColor, packedCss, unpackRGBA } from "../color";
 import * as data from "../data";
 import { Tooltip, el, fitCanvas, layeredBox, onResize, pointIn, setLiveText } from "../dom";
 import {
@@ -30,6 +30,8 @@ export const EFFECT_HEADS = 5;
 
 /** One row of the chart: a step of the waterfall, or the final sum. */
 type Row = Step | { kind: "sum"; layer: -1; value: number; start: number; end: number };
+
+const unpackRgb = (packed: number): RGB => unpackRGBA(packed).slice(0, 3) as RGB;
 
 export function createEffects({ model, selection, theme, lifetime }: ViewContext): View {
   const texts = data.tokens(model);
@@ -145,6 +147,9 @@ export function createEffects({ model, selection, theme, lifetime }: ViewContext
     box.style.height = `${height}px`;
     width = Math.floor(box.getBoundingClientRect().width) || width;
     root.dataset.rows = String(rows.length);
+    // Where each row starts (px), and what it is: hooks for tests that click a row.
+    box.dataset.tops = tops.join(" ");
+    box.dataset.kinds = rows.map((row) => (row.layer >= 0 ? `${row.kind}${row.layer}` : row.kind)).join(" ");
     if (width > 0) drawChart(e, height);
 
     // The lists and their swatches (the head grid's colours when it is coloured by attribution).
@@ -169,9 +174,13 @@ export function createEffects({ model, selection, theme, lifetime }: ViewContext
       key.append(item);
       return sw;
     };
-    swatch("is-up", "raises").style.background = packedCss(t.diverging[235]);
-    swatch("is-down", "lowers").style.background = packedCss(t.diverging[20]);
-    if (e.mlp) swatch("is-mlp", "MLP (pale, below its layer's heads)").style.background = packedCss(t.diverging[200]);
+    swatch("is-up", "raises").style.background = packedCss(t.diverging[240]);
+    swatch("is-down", "lowers").style.background = packedCss(t.diverging[15]);
+    if (e.mlp) {
+      const mlp = swatch("is-mlp", "MLP (outlined, below its layer's heads)");
+      mlp.style.borderColor = packedCss(t.diverging[240]);
+      mlp.style.background = cssColor(unpackRgb(t.diverging[240]), 0.4);
+    }
     swatch("is-sum", "sum").style.background = cssColor(t.fg, 0.6);
     legend.paint(t, {
       lut: t.diverging,
@@ -203,10 +212,9 @@ export function createEffects({ model, selection, theme, lifetime }: ViewContext
       ctx.fillStyle = cssColor(t.muted);
       ctx.fillText(formatSigned(tick, 3).replace(/^\+/, ""), Math.min(x0 + plot - 8, Math.max(x0 + 6, x)), bottom + 3);
     }
-    const up = packedCss(t.diverging[235]);
-    const down = packedCss(t.diverging[20]);
-    const upPale = packedCss(t.diverging[200]);
-    const downPale = packedCss(t.diverging[55]);
+    // Heads solid; MLPs the same colour, translucent inside an outline (readable on light and dark pages).
+    const up = packedCss(t.diverging[240]);
+    const down = packedCss(t.diverging[15]);
     const layerStep = labelStep(layerRow * (e.mlp ? 2 : 1), 11);
     ctx.textBaseline = "middle";
     ctx.textAlign = "right";
@@ -227,9 +235,19 @@ export function createEffects({ model, selection, theme, lifetime }: ViewContext
         ctx.fillRect(Math.round(xl) - 1, y - 2, 2, rowH + 2);
       } else {
         const span = barSpan(row.start, row.end, axis as Axis, x0, plot);
-        const pale = row.kind === "mlp";
-        ctx.fillStyle = row.value >= 0 ? (pale ? upPale : up) : pale ? downPale : down;
-        ctx.fillRect(span.x, barY, span.w, barH);
+        const colour = row.value >= 0 ? up : down;
+        if (row.kind === "mlp") {
+          ctx.globalAlpha = 0.4;
+          ctx.fillStyle = colour;
+          ctx.fillRect(span.x, barY, span.w, barH);
+          ctx.globalAlpha = 1;
+          ctx.strokeStyle = colour;
+          ctx.lineWidth = 1;
+          ctx.strokeRect(span.x + 0.5, barY + 0.5, Math.max(0, span.w - 1), Math.max(0, barH - 1));
+        } else {
+          ctx.fillStyle = colour;
+          ctx.fillRect(span.x, barY, span.w, barH);
+        }
         // Where the running total stands: a thin connector down to the next row's bar.
         if (r + 1 < rows.length) {
           ctx.fillStyle = cssColor(t.muted, 0.6);

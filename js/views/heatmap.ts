@@ -44,7 +44,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     title: "attention: the weights αᵢⱼ; value-weighted: αᵢⱼ·‖W_O vⱼ‖, the weight times the size of what key j's value writes through this head",
   });
   for (const w of WEIGHTINGS) weightingSelect.append(el("option", undefined, w === "attention" ? "attention" : "value-weighted", { value: w }));
-  const weightingLabel = el("label", "aw-control", "show ");
+  const weightingLabel = el("label", "aw-control");
   weightingLabel.append(weightingSelect);
   const wantedWeighting = (): Weighting => (hasWeighting ? model.get("weighting") : "attention");
   const f = createMapFrame("heatmap", {
@@ -68,7 +68,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
     onWheel: (event) => showTooltip(event),
     onDragStart: () => tooltip.hide(),
   });
-  header.append(title, status, zoom.controls, ...(hasWeighting ? [weightingLabel] : []), scaleLabel);
+  header.append(title, status, zoom.controls, scaleLabel, ...(hasWeighting ? [weightingLabel] : []));
   root.append(header, f.frame, legend.root);
   const svg = () => {
     const s = shown();

@@ -27,7 +27,7 @@ SCREEN = {"width": 1400, "height": 1000}
 NARROW = {"width": 700, "height": 1000}
 LAYERS, HEADS = 30, 9
 PROMPT = "The cat sat on the mat because the cat was tired. " * 16
-PANEL_VIEWS = ("logit-lens", "head-scores", "neuron-plot", "layer-stats")
+PANEL_VIEWS = ("logit-lens", "effects", "head-scores", "neuron-plot", "layer-stats")
 SETUP = textwrap.dedent(
     f"""
     import importlib.util, pathlib
@@ -174,8 +174,16 @@ def test_fits_one_screen_at_1400(lab: Any) -> None:
         lab.kernel.run("w.panel = 'neuron-plot'")
         wait_open(lab, "neuron-plot")
         shoot_whole_widget(lab, "1400-dark-neurons")
+        lab.kernel.run("w.panel = 'effects'")
+        wait_open(lab, "effects")
+        wait_drawn(lab, find(lab, "effects-chart"), "layout-dark-effects")
+        shoot_whole_widget(lab, "1400-dark-effects")
     finally:
         set_theme(lab, "JupyterLab Light")
+    lab.kernel.run("w.panel = 'effects'")
+    wait_open(lab, "effects")
+    wait_drawn(lab, find(lab, "effects-chart"), "layout-effects")
+    shoot_whole_widget(lab, "1400-light-effects")
     lab.kernel.run("w.panel = 'layer-stats'")
     wait_open(lab, "layer-stats")
     shoot_whole_widget(lab, "1400-light-layer-stats")
