@@ -11,7 +11,12 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-TUTORIALS = ["01_quickstart.ipynb", "02_compare_phrasings.ipynb", "03_heads_and_neurons.ipynb"]
+TUTORIALS = [
+    "01_quickstart.ipynb",
+    "02_compare_phrasings.ipynb",
+    "03_heads_and_neurons.ipynb",
+    "04_what_heads_write.ipynb",
+]
 
 
 @pytest.mark.parametrize("name", [*TUTORIALS, "dev.ipynb"])
