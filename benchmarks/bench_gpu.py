@@ -217,6 +217,7 @@ def run_case(
     plain()
     result = extraction()
     del result
+    extractor._recent.clear()  # the warm-up's recording must not count in the base below
     free_memory(clock)
     base = clock.reset_peak()
     clock.time(plain)
@@ -225,8 +226,10 @@ def run_case(
     base = clock.reset_peak()
     _, result = clock.time(extraction)
     row["extraction_peak_extra_gib"] = clock.extra(base)
+    # What the extraction keeps on the device (its residual stream) while the result lives.
     row["recording_gib"] = (int(torch.cuda.memory_allocated()) - base) / GIB if clock.cuda else None
     del result
+    extractor._recent.clear()
     free_memory(clock)
     plain_times, extraction_times = [], []
     for _ in range(repeats):
@@ -327,6 +330,8 @@ def main() -> None:
 
     started = time.monotonic()
     deadline = started + args.budget
+    if args.device is None and not args.quick and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU here: --quick checks the script on the CPU (--device cpu runs the full sizes)")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     shapes = args.shapes or (["tiny"] if args.quick else ["SmolLM2-135M", "Llama-3.2-1B"])
     lengths = sorted(args.lengths or ([128, 512] if args.quick else [4096, 16384]))
