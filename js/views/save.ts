@@ -11,7 +11,7 @@ import { legendBarColours } from "./legend";
 
 /** Never drawn into a saved image: controls, tooltips, the save buttons themselves (a ranked list of heads,
  * whose items are buttons, is drawn). */
-const SKIPPED = "select, input, .aw-button, label.aw-control, .aw-zoom, .aw-save, .aw-tooltip";
+const SKIPPED = "select, input, .aw-button, label.aw-control, label.aw-field, .aw-zoom, .aw-save, .aw-tooltip";
 
 const TRANSPARENT = /^(transparent|rgba\(.*,\s*0\))$/;
 

@@ -307,6 +307,32 @@ def test_clicking_a_neuron_lists_its_effects(lab: Any) -> None:
     lab.kernel.run("w.token = -1; w.panel = 'effects'")
 
 
+def test_save_png(lab: Any) -> None:
+    import io
+    from pathlib import Path
+
+    from PIL import Image
+
+    lab.kernel.run("w.panel = 'effects'; w.token = -1; w.target = ''")
+    wait_drawn(lab, chart(lab), "effects-before-save")
+    seq = lab.kernel.value("w.extraction.seq_len")
+    button = view(lab, CELL, "save-png-effects")
+    button.scroll_into_view_if_needed()
+    box = effects(lab).bounding_box()
+    assert box
+    with lab.page.expect_download() as info:
+        button.click()
+    download = info.value
+    name = download.suggested_filename
+    assert name.startswith(f"effects-pos{seq - 1}") and name.endswith(".png"), name
+    image = Image.open(io.BytesIO(Path(download.path()).read_bytes()))
+    assert abs(image.width - 2 * box["width"]) <= 2 and abs(image.height - 2 * box["height"]) <= 2, (image.size, box)
+    colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 20
+    image.save(lab.screenshot("saved").with_name("lab-effects_lab-saved-png.png"))
+    park_mouse(lab)
+
+
 def test_screenshots_light_and_dark(lab: Any) -> None:
     lab.kernel.run("w.head_score = 'attribution'\nw.layer, w.head = 1, 2\nw.token = -1\nw.panel = 'effects'")
     lab.kernel.wait_value("w.head_score", "attribution")
