@@ -154,6 +154,15 @@ def test_fits_one_screen_at_1400(lab: Any) -> None:
         lab.kernel.run(f"w.panel = {name!r}")
         wait_open(lab, name)
         heights[f"tab {name}"] = height(lab)
+    # An MLP neuron chosen: its promoted and suppressed tokens are listed under the neuron plot.
+    lab.kernel.run("w.panel = 'neuron-plot'; w.neuron_kind = 'mlp'")
+    lab.kernel.wait_value("w._neurons['info']['kind']", "mlp")
+    lab.kernel.run("w.neuron = w._neurons['info']['indices'][0]")
+    lab.page.wait_for_function("el => el.dataset.state === 'listed'", arg=find(lab, "neuron-effects").element_handle())
+    settle(lab)
+    heights["MLP neuron's effects listed"] = height(lab)
+    shoot_whole_widget(lab, "1400-light-neuron-effects")
+    lab.kernel.run("w.neuron_kind = 'residual'")
     print(f"\nwidget height at 1400 x 1000 (width {widget(lab).bounding_box()['width']:.0f} px): {heights}")
     assert max(heights.values()) <= SCREEN["height"], heights
     # What a person came for is on top: token strip, head grid and heatmap start in the first 300 px.
