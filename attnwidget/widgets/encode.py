@@ -20,8 +20,11 @@ attention window (`encode_attention_window`, a zoomed part of one head)
     info: ``{dtype, layout: "full", q0, q1, k0, k1, rows, cols, seq_len, pooled}``.
 float16 / float32 arrays (`encode_float16`, `encode_float32`)
     per-head scores float32 ``[scores, layers, heads]``; neurons float16 ``[k, seq_len]``; prediction and
-    logit-lens probabilities float16 ``[rows, k]``. Their shapes are in the widget's ``_info`` or in the
-    ``info`` beside them.
+    logit-lens probabilities float16 ``[rows, k]``; logit attribution float32 ``[logit, total, embeddings,
+    biases, mlp[layers], heads[layers × heads]]``; neuron logit effects float32 ``[k promoted, k
+    suppressed]``. Their shapes are in the widget's ``_info`` or in the ``info`` beside them.
+    Value-weighted maps (αᵢⱼ·‖W_O vⱼ‖, ``info.weighting == "value_weighted"``) travel like attention maps;
+    their values are not weights in [0, 1] (float16 saturates at ±65504).
 """
 
 from __future__ import annotations
