@@ -228,6 +228,11 @@ def test_weighting_rejects_what_is_not_allowed(result: Extraction, bert_tokenize
         traitlets.TraitError, match=r"^weighting must be 'attention' \(no value-weighted maps: .*\), got"
     ):
         AttentionWidget(neo, weighting="value_weighted")
+    # From the heatmap's select (offered whatever the model) it does not raise: the map stays attention.
+    w = AttentionWidget(neo)
+    w.set_state({"weighting": "value_weighted", "head": 1})
+    assert (w.weighting, w.head, w._attention_map["info"]["weighting"]) == ("attention", 1, "attention")
+    assert w._effects["info"]["error"] is None
 
 
 # ---- neuron and _neuron_effects -----------------------------------------------------------------------------
@@ -299,8 +304,9 @@ def test_an_encoder_has_no_effects(bert_tokenizer: Any) -> None:
         traitlets.TraitError, match=r"^target must be '' \(.* not a causal language model.*\), got 'a'$"
     ):
         w.target = "a"
-    with pytest.raises(traitlets.TraitError, match=r"^head_score must be one of 'none', .* \(.*\), got 'attribution'$"):
-        w.head_score = "attribution"
+    # The head-roles view offers it whatever the model: accepted, and `_effects` says why there is nothing.
+    w.set_state({"head_score": "attribution"})
+    assert w.head_score == "attribution"
     w.set_state({"target": "a"})
     assert w.target == "" and "target must be ''" in w._effects["info"]["error"]
     w.weighting = "value_weighted"  # an encoder's heads have value vectors too

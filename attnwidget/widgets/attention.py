@@ -34,7 +34,8 @@ NEURON_K_MAX = 256
 PREDICTIONS_SHOWN = 3
 PREDICTIONS_MAX_TOKENS = 4096
 # What `head_score` can be: "none" (the grid shows thumbnails), a score of attnwidget.analysis.scores, or
-# "attribution" (each head's logit attribution to `target`, from `_effects`; causal LMs only).
+# "attribution" (each head's logit attribution to `target`, from `_effects`; a model without logits to
+# explain accepts it too, and `_effects.info.unavailable` says why the grid has nothing to show).
 HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES, "attribution")
 # What the heatmap shows: attention weights, or αᵢⱼ·‖W_O vⱼ‖ (`Extraction.value_weighted`).
 WEIGHTINGS = ("attention", "value_weighted")
@@ -60,10 +61,6 @@ def panel_choices(views: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def _panel_why(widget: AttentionWidget, value: str) -> str:
     return f" ({value!r} is not among this widget's views)" if value in PANEL_VIEWS else ""
-
-
-def _head_score_why(widget: AttentionWidget, value: str) -> str:
-    return f" ({widget._no_logits()})" if value == "attribution" and widget._no_logits() else ""
 
 
 def check_window(window: Any, seq_len: int, name: str = "map_window") -> tuple[int, int, int, int] | None:
@@ -108,8 +105,8 @@ class AttentionWidget(WidgetBase):
     head_score : ``"none"``, a per-head score (``"induction"``, ``"previous_token"``, ``"first_token"``,
         ``"self"``, ``"local"``, ``"peak"``, ``"entropy"``, ``"normalized_entropy"``; see
         `attnwidget.analysis.scores`) or ``"attribution"`` (each head's logit attribution to `target`, a
-        diverging colour around 0; causal LMs only): it colours the head grid and ranks the heads in the
-        head-roles view.
+        diverging colour around 0; an encoder has none to show): it colours the head grid and ranks the
+        heads in the head-roles view.
     target : the token whose logit the effects view explains at the pinned token (else the last one): a text
         that is exactly one token (``" Paris"``), or ``""`` (the default) for the model's own prediction
         there. A text of several tokens is refused (TraitError naming them); typed in the view, it is kept
@@ -149,9 +146,8 @@ class AttentionWidget(WidgetBase):
     neuron_k = BoundedInt(16, bounds="_neuron_k_bounds", help="Number of neurons in the neuron plot.").tag(sync=True)
     head_score = Choice(
         "none",
-        choices="_head_score_choices",
+        choices=HEAD_SCORE_CHOICES,
         aliases=FORMER_NAMES,
-        why=_head_score_why,
         help=f"Per-head score that colours the grid, one of {HEAD_SCORE_CHOICES}.",
     ).tag(sync=True)
     target = Checked(
@@ -344,9 +340,6 @@ class AttentionWidget(WidgetBase):
         self._neuron_place = (self.layer, self.neuron_kind)
         return int(proposal["value"])
 
-    def _head_score_choices(self) -> tuple[str, ...]:
-        return tuple(name for name in HEAD_SCORE_CHOICES if name != "attribution" or not self._no_logits())
-
     def _no_logits(self) -> str:
         """Why this model has no logit attribution or neuron effects ("" when it has them)."""
         ex = self._extraction
@@ -396,7 +389,12 @@ class AttentionWidget(WidgetBase):
         if not isinstance(value, str) or value not in WEIGHTINGS:
             raise ValueError(str(invalid("weighting", one_of(WEIGHTINGS), value)))
         if value == "value_weighted" and self._value_weighting_error():
-            raise ValueError(str(invalid("weighting", f"'attention' ({self._value_weighting_error()})", value)))
+            error = str(invalid("weighting", f"'attention' ({self._value_weighting_error()})", value))
+            if self._front_end_errors is None:
+                raise ValueError(error)
+            # The heatmap's select offers both whatever the model: keep the map shown (see set_state).
+            self._front_end_errors["weighting"] = error
+            return str(self.weighting)
         return value
 
     def _value_weighting_error(self) -> str:
@@ -682,14 +680,18 @@ class AttentionWidget(WidgetBase):
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """Apply a state update from the views. A `target` or `contrast` Python refuses (a text of several
         tokens) does not raise here: the trait keeps its value, the views get it back, and
-        ``_effects.info.error`` says why until a target or contrast is accepted."""
+        ``_effects.info.error`` says why until a target or contrast is accepted. Likewise a value-weighted
+        map asked of a model that has none: `weighting` stays "attention" (and the kernel log says why)."""
         self._front_end_errors = {}
         try:
             super().set_state(sync_data)
         finally:
             errors, self._front_end_errors = self._front_end_errors, None
+        if "weighting" in errors:
+            self.log.warning("ignoring a weighting from the views: %s", errors["weighting"])
         if "target" in sync_data or "contrast" in sync_data:
-            self._effects_error = "; ".join(errors.values()) or None
+            texts = [error for name, error in errors.items() if name in ("target", "contrast")]
+            self._effects_error = "; ".join(texts) or None
             wanted = self._wanted_effects()
             if wanted != self._effects:
                 self.apply({"_effects": wanted})
