@@ -24,6 +24,7 @@ from .engine.attribution import LogitAttribution
 from .engine.errors import AttentionUnavailableError, ModelLoadError
 from .engine.extraction import Extraction
 from .engine.extractor import AttentionExtractor
+from .engine.interventions import Intervention
 from .engine.models import BUNDLED_MODELS, DEFAULT_MODEL, load_model
 from .engine.recording import memory_budget, set_memory_budget
 from .output import phrasings
@@ -58,6 +59,7 @@ __all__ = [
     "AttentionWidget",
     "CompareWidget",
     "Extraction",
+    "Intervention",
     "LogitAttribution",
     "ModelLoadError",
     "compare",

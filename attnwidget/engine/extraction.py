@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..analysis.scores import ScoreAccumulator, ScoreTable
-from . import attribution
+from . import attribution, interventions
 from .capture import LayerSource
 from .lens import LensProjector, lens_arrays
 from .predictions import NextTokenPredictor
@@ -337,6 +337,40 @@ class Extraction:
         if head is not None:
             head = check_index(head, self.num_heads, "head", "each layer's head count")
         return attribution.value_weighted(self, layer, head)
+
+    # ---- interventions (attnwidget.engine.interventions) -------------------------------------------------
+    def ablate(
+        self,
+        heads: list[tuple[int, int]] | None = None,
+        neurons: list[tuple[int, int]] | None = None,
+        mode: str = "zero",
+    ) -> interventions.Intervention:
+        """This prompt's predictions with the outputs of `heads` ((layer, head) pairs: each head's slice of
+        the attention output projection's input) and MLP `neurons` ((layer, index) pairs) set to 0
+        (``mode="zero"``) or to their mean over this prompt's positions (``"mean"``). Only the blocks from
+        the first intervened layer on run again. Raises IndexError / ValueError for bad input or encoders."""
+        return interventions.ablate(self, heads, neurons, mode)
+
+    def patch(
+        self,
+        source: Extraction,
+        heads: list[tuple[int, int]] | None = None,
+        neurons: list[tuple[int, int]] | None = None,
+        positions: list[tuple[int, int]] | None = None,
+    ) -> interventions.Intervention:
+        """This prompt's predictions with the outputs of `heads` and `neurons` taken from `source`'s run (same
+        model): at every position, or at ``positions=[(this position, source position), ...]`` (required
+        when the prompts' lengths differ)."""
+        return interventions.patch(self, source, heads, neurons, positions)
+
+    def head_effects(
+        self, position: int = -1, target: int | str | None = None, mode: str = "zero", progress: bool = True
+    ) -> np.ndarray:
+        """float64 [layers, heads]: the change in `target`'s log-probability after `position` (default: the
+        top prediction there) when each head alone is ablated (``mode`` as in `ablate`); each entry equals
+        ``ablate(heads=[(layer, head)], mode=mode).effect(position, target)["delta"]``. The heads of one
+        layer share a re-run; a progress bar shows (``progress=False`` hides it)."""
+        return interventions.head_effects(self, position, target, mode, progress)
 
     # ---- statistics ------------------------------------------------------------------------------
     def attention_stats(self) -> dict[str, dict[str, Any]]:
