@@ -215,7 +215,10 @@ def test_ablation_in_a_padded_batch_equals_the_prompt_alone(extractor: Attention
     batch = extractor.extract_batch([SHORT, PROMPT])
     short = batch[0]
     assert short.seq_len < batch[1].seq_len  # padded
-    alone = extractor.extract_activations(SHORT)
+    # A second extractor over the same model: the first one's cache would hand back the padded row itself.
+    fresh = AttentionExtractor(model_name=extractor.model_name, model=extractor.model, tokenizer=extractor.tokenizer)
+    alone = fresh.extract_activations(SHORT)
+    assert alone.layers is not short.layers
     for mode in ("zero", "mean"):
         got = all_logprobs(short.ablate(heads=[(0, 1)], neurons=[(1, 2)], mode=mode), short.seq_len)
         want = all_logprobs(alone.ablate(heads=[(0, 1)], neurons=[(1, 2)], mode=mode), alone.seq_len)
@@ -226,7 +229,7 @@ def test_ablation_in_a_padded_batch_equals_the_prompt_alone(extractor: Attention
     )
     np.testing.assert_allclose(
         batch[1].head_effects(progress=False),
-        extractor.extract_activations(PROMPT).head_effects(progress=False),
+        fresh.extract_activations(PROMPT).head_effects(progress=False),
         atol=ATOL,
     )
 
