@@ -21,9 +21,10 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from bench_common import prompt_of, timed
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,21 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_MS = {64: 60.0, 1024: 300.0}
 VALUE_RATIO = 1.2
-
-
-def prompt_of(extractor: Any, length: int) -> str:
-    """A natural text cut to `length` tokens (the README, repeated as needed)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    ids = extractor.tokenizer(text)["input_ids"]
-    while len(ids) < length:
-        ids = ids + ids
-    return str(extractor.tokenizer.decode(ids[:length]))
-
-
-def timed(call: Any) -> float:
-    start = time.perf_counter()
-    call()
-    return 1000 * (time.perf_counter() - start)
 
 
 def measure(extractor: Any, length: int, repeats: int) -> dict[str, Any]:

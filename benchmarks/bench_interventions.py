@@ -20,9 +20,10 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from bench_common import prompt_of, timed
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,21 +33,6 @@ ABLATION_MS = 150.0
 EFFECTS_S = 10.0
 FIVE_HEADS = [(0, 1), (5, 3), (12, 4), (20, 6), (29, 8)]
 MIDDLE_HEADS = [(15, 0), (18, 2), (22, 5)]
-
-
-def prompt_of(extractor: Any, length: int, skip: int = 0) -> str:
-    """A natural text cut to `length` tokens (the README from token `skip`, repeated as needed)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    ids = extractor.tokenizer(text)["input_ids"][skip:]
-    while len(ids) < length:
-        ids = ids + ids
-    return str(extractor.tokenizer.decode(ids[:length]))
-
-
-def timed(call: Any) -> float:
-    start = time.perf_counter()
-    call()
-    return 1000 * (time.perf_counter() - start)
 
 
 def shown(intervention: Any) -> None:
