@@ -192,15 +192,7 @@ def _row_attention(
     if state is None:  # another use of the model while a replay switched it: behave as sdpa
         return _sdpa()(module, query, key, value, attention_mask, *args, **kwargs)  # type: ignore[no-any-return]
     recorder = AttentionRecorder(first_index=0)
-    recorder.record_sdpa_call(
-        module,
-        query,
-        key,
-        attention_mask,
-        scaling=kwargs.get("scaling"),
-        is_causal=kwargs.get("is_causal"),
-        position_bias=kwargs.get("position_bias"),
-    )
+    recorder.record_sdpa_call(module, query, key, attention_mask, kwargs)
     state.attention = next(iter(recorder.layers.values()))
     state.value = value.detach()
     state.output_projection = _output_projection(module, query.shape[1] * query.shape[-1], state.hidden_size)

@@ -136,10 +136,13 @@ class AttentionRecorder:
         query: torch.Tensor,
         key: torch.Tensor,
         attention_mask: torch.Tensor | None,
-        scaling: float | None,
-        is_causal: bool | None,
-        position_bias: torch.Tensor | None,
+        options: dict[str, Any],
     ) -> None:
+        """One call of transformers' attention interface; `options` are its keyword arguments (the scaling, the
+        causal flag and a position bias are read from them)."""
+        scaling = options.get("scaling")
+        is_causal = options.get("is_causal")
+        position_bias = options.get("position_bias")
         if not self.keep:
             self.calls += 1
             return
@@ -183,15 +186,7 @@ def _capturing_sdpa(
 ) -> Any:
     recorder = _ACTIVE_RECORDER.get()
     if recorder is not None:
-        recorder.record_sdpa_call(
-            module,
-            query,
-            key,
-            attention_mask,
-            scaling=kwargs.get("scaling"),
-            is_causal=kwargs.get("is_causal"),
-            position_bias=kwargs.get("position_bias"),
-        )
+        recorder.record_sdpa_call(module, query, key, attention_mask, kwargs)
     assert _ORIGINAL_SDPA is not None
     return _ORIGINAL_SDPA(module, query, key, value, attention_mask, *args, **kwargs)
 
