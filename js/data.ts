@@ -2,8 +2,9 @@
 // (`info`) is read from the trait every time.
 import { decodeAttentionMap, decodeFloat16, decodeFloat32, decodeThumbnails } from "./decode";
 import { type Effects, type NeuronEffects, decodeEffects, decodeNeuronEffects } from "./effects";
+import { type DecodedAblation, decodeAblation } from "./ablation";
 import type {
-  AttentionMapInfo, Bytes, EffectsInfo, Encoded, LensInfo, MapWindowInfo, Model, NeuronEffectsInfo, NeuronsInfo,
+  AblationInfo, AblationSent, AttentionMapInfo, Bytes, EffectsInfo, HeadEffectsInfo, Encoded, LensInfo, MapWindowInfo, Model, NeuronEffectsInfo, NeuronsInfo,
   ScoreInfo, WidgetInfo,
 } from "./model";
 
@@ -141,4 +142,26 @@ export function neuronEffects(model: Model): { info: NeuronEffectsInfo; effects:
   const bytes = sent?.data;
   const decoded = isEmpty(bytes) ? null : memo(bytes, () => decodeNeuronEffects(effectsInfo, decodeFloat32(bytes)));
   return { info: effectsInfo, effects: decoded };
+}
+
+/** What `_ablation` holds: its info (null before Python sent any: a page saved before ablation) and the
+ * numbers before → after (null when unavailable). */
+export function ablation(model: Model): { info: AblationInfo | null; shown: DecodedAblation | null } {
+  const sent = model.get("_ablation") as Partial<AblationSent> | undefined;
+  const ablationInfo = sent && sent.info && typeof sent.info === "object" ? (sent.info as AblationInfo) : null;
+  const bytes = sent?.data;
+  if (!ablationInfo || isEmpty(bytes)) return { info: ablationInfo, shown: null };
+  const texts = sent?.tokens ?? [];
+  return { info: ablationInfo, shown: memo(bytes, () => decodeAblation(ablationInfo, texts, decodeFloat32(bytes))) };
+}
+
+/** What `_head_effects` holds: its info (null in a page saved before it) and the values, float32 [layers ×
+ * heads] with NaN for layers not computed (null when none were asked for). */
+export function headEffects(model: Model): { info: HeadEffectsInfo | null; values: Float32Array | null } {
+  const sent = model.get("_head_effects") as Partial<Encoded<HeadEffectsInfo>> | undefined;
+  const effectsInfo = sent && sent.info && typeof sent.info === "object" ? (sent.info as HeadEffectsInfo) : null;
+  const bytes = sent?.data;
+  if (!effectsInfo || isEmpty(bytes)) return { info: effectsInfo, values: null };
+  const values = memo(bytes, () => decodeFloat32(bytes));
+  return { info: effectsInfo, values: values.length === effectsInfo.layers * effectsInfo.heads ? values : null };
 }

@@ -15,7 +15,7 @@ export const WEIGHTINGS: readonly Weighting[] = ["attention", "value_weighted"];
 /** The views (each named by its data-testid; VIEWS in attention.py): the main ones on top, then the side
  * panel's, one tab each. */
 export const MAIN_VIEWS = ["token-strip", "head-grid", "heatmap"] as const;
-export const PANEL_VIEWS = ["logit-lens", "effects", "head-scores", "neuron-plot", "layer-stats"] as const;
+export const PANEL_VIEWS = ["logit-lens", "effects", "ablation", "head-scores", "neuron-plot", "layer-stats"] as const;
 export type PanelView = (typeof PANEL_VIEWS)[number];
 export type ViewName = (typeof MAIN_VIEWS)[number] | PanelView;
 /** `panel` when none of the views is a side-panel view. */
@@ -159,6 +159,47 @@ export interface NeuronEffectsInfo {
   unavailable: string | null;
 }
 
+/** How heads are ablated: output set to 0, or to its mean over the prompt's positions. */
+export type AblationMode = "zero" | "mean";
+export const ABLATION_MODES: readonly AblationMode[] = ["zero", "mean"];
+
+/** `_ablation` (attnwidget/widgets/ablation.py): the next-token predictions at `position` before → after
+ * ablating `heads`; with it `tokens` (each row's visible text) and float32 [1 + 2 × rows]: KL(before ‖
+ * after) in nats, then each row's log-probabilities (before, after). Rows: the top tokens before and after
+ * and the target (always a row), most likely before first. */
+export interface AblationInfo {
+  position: number;
+  target: string;
+  target_id: number;
+  heads: [number, number][];
+  mode: AblationMode;
+  /** Token id of each row. */
+  ids: number[];
+  /** Why there is nothing to ablate toward (an encoder); the rest is then empty. */
+  unavailable: string | null;
+}
+
+export interface AblationSent {
+  info: AblationInfo;
+  tokens: string[];
+  data: Bytes;
+}
+
+/** `_head_effects`: each head's Δ log-probability of the target when ablated alone, float32 [layers × heads]
+ * layer-major, NaN for layers not computed yet; no data before it was asked for (`state` "none"). */
+export interface HeadEffectsInfo {
+  position: number;
+  target: string;
+  target_id: number;
+  mode: AblationMode;
+  layers: number;
+  heads: number;
+  /** Layers computed so far. */
+  done: number;
+  state: "none" | "running" | "done" | "stopped";
+  unavailable: string | null;
+}
+
 export interface WidgetTraits {
   layer: number;
   head: number;
@@ -169,8 +210,9 @@ export interface WidgetTraits {
   color_scale: ColorScale;
   neuron_kind: NeuronKind;
   neuron_k: number;
-  /** "none" (the grid shows thumbnails), one of `_info.scores`, or "attribution" (each head's logit
-   * attribution to `target`, from `_effects`): the grid is coloured by it. */
+  /** "none" (the grid shows thumbnails), one of `_info.scores`, "attribution" (each head's logit
+   * attribution to `target`, from `_effects`) or "ablation" (each head's Δ log-probability of the target
+   * when ablated alone, from `_head_effects`): the grid is coloured by it. */
   head_score: string;
   /** The token whose logit the effects view explains, as text that is one token; "" = the prediction. */
   target: string;
@@ -183,6 +225,9 @@ export interface WidgetTraits {
   /** The heatmap's zoom window [q0, q1, k0, k1] (half-open), [] when not zoomed; written by the heatmap when
    * the sent map is max-pooled (it then needs detail), or by Python to zoom the views. */
   map_window: number[];
+  /** The heads the Ablate tab ablates, [layer, head] each, in the order they were added. */
+  ablated: [number, number][];
+  ablation_mode: AblationMode;
   /** The views that exist, in page order (see ViewName). */
   views: ViewName[];
   /** The side panel's open tab: one of `views` that is a PanelView, or "none" when there is none. */
@@ -204,6 +249,8 @@ export interface WidgetTraits {
   _lens: Lens;
   _effects: Encoded<EffectsInfo> | Nothing;
   _neuron_effects: Encoded<NeuronEffectsInfo> | Nothing;
+  _ablation: AblationSent | Nothing;
+  _head_effects: Encoded<HeadEffectsInfo> | Nothing;
 }
 
 export type Model = AnyModel<WidgetTraits>;
@@ -212,7 +259,7 @@ export type Model = AnyModel<WidgetTraits>;
 export interface SelectMessage {
   kind: "select";
   source:
-    | "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats" | "head-scores" | "effects"
+    | "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats" | "head-scores" | "effects" | "ablation"
     // CompareWidget's own views (attnwidget/widgets/compare.py).
     | "head-diff" | "head-diff-ranking" | "compare-diff";
   layer: number;

@@ -8,6 +8,8 @@ import type { Model } from "./model";
 export const NO_SCORE = "none";
 /** `head_score` for each head's logit attribution to the target (from `_effects`, not `_head_scores`). */
 export const ATTRIBUTION = "attribution";
+/** `head_score` for each head's Δ log-probability of the target when ablated alone (`_head_effects`). */
+export const ABLATION = "ablation";
 
 /**
  * The values the colour scale spans: 0..1 for a score in the unit interval (a share of attention), so
@@ -48,6 +50,7 @@ export interface ChosenScore extends data.ScoreValues {
 /** The score chosen in `head_score` (or `name`) with its values and range, or null for "none". */
 export function chosenScore(model: Model, name: string = model.get("head_score")): ChosenScore | null {
   if (name === ATTRIBUTION) return attributionScore(model);
+  if (name === ABLATION) return ablationScore(model);
   const found = name === NO_SCORE ? null : data.score(model, name);
   return found && { ...found, range: scoreRange(found.unit_interval, found.values) };
 }
@@ -74,13 +77,39 @@ export function attributionScore(model: Model): ChosenScore {
   };
 }
 
+/** Each head's effect when ablated alone as a score: diverging around 0 (red: ablating it raises the
+ * target, blue: lowers it), ±its largest |value|; NaN (grey) where not computed yet. */
+export function ablationScore(model: Model): ChosenScore {
+  const i = data.info(model);
+  const { info, values: sent } = data.headEffects(model);
+  const values = sent ?? new Float32Array(i.num_layers * i.num_heads).fill(Number.NaN);
+  const m = symmetricRange(values);
+  const what = info && info.state !== "none" ? ` of “${info.target}” at #${info.position} (${info.mode})` : "";
+  return {
+    name: ABLATION,
+    title: "Δ log p ablated",
+    label: `change in log p${what} when the head alone is ablated (blue: lower without it, red: higher)`,
+    ascending: true,
+    unit_interval: false,
+    values,
+    range: [-m, m],
+    diverging: true,
+  };
+}
+
 /** The LUT a chosen score is painted with. */
 export function scoreLut(chosen: ChosenScore, theme: { sequential: Uint32Array; diverging: Uint32Array }): Uint32Array {
   return chosen.diverging ? theme.diverging : theme.sequential;
 }
 
+/** Whether bright means the lowest value: for a ranked-low-first score on the sequential palette. A
+ * diverging palette always keeps its sign (blue below 0, red above), whatever the ranking order. */
+export function colourReversed(chosen: ChosenScore): boolean {
+  return chosen.ascending && !chosen.diverging;
+}
+
 /** Packed colour (LUT entry, or `masked` for NaN) of head `index` under the chosen score. */
 export function scoreColour(chosen: ChosenScore, index: number, lut: Uint32Array, masked: number): number {
-  const intensity = scoreIntensity(chosen.values[index], chosen.range, chosen.ascending);
+  const intensity = scoreIntensity(chosen.values[index], chosen.range, colourReversed(chosen));
   return intensity === MASKED ? masked : lut[lutIndex(intensity)];
 }

@@ -10,6 +10,7 @@ import { MAIN_VIEWS, type Model, PANEL_VIEWS, type PanelView, type ViewName, typ
 import { Selection } from "./selection";
 import { modelShape, renderShell, widgetHeader } from "./shell";
 import { type ExtraMap, type ExtraNeurons, LocalModel, decodeState } from "./static";
+import { createAblation } from "./views/ablation";
 import { createEffects } from "./views/effects";
 import { createHeadGrid } from "./views/headGrid";
 import { createHeadScores } from "./views/headScores";
@@ -24,6 +25,7 @@ import type { View, ViewContext } from "./views/view";
 const PANEL_VIEW_MAKERS: Record<PanelView, (context: ViewContext) => View> = {
   "logit-lens": createLogitLens,
   effects: createEffects,
+  ablation: createAblation,
   "head-scores": createHeadScores,
   "neuron-plot": createNeuronPlot,
   "layer-stats": createLayerStats,

@@ -165,7 +165,8 @@ def test_views_keep_the_page_order_and_the_panel_follows_them(result: attnwidget
         ({"views": ("heatmap", 3)}, r"views must be .*got \('heatmap', 3\)"),
         (
             {"panel": "heatmap"},
-            r"panel must be one of 'logit-lens', 'effects', 'head-scores', 'neuron-plot', 'layer-stats', got",
+            r"panel must be one of 'logit-lens', 'effects', 'ablation', 'head-scores', 'neuron-plot', "
+            r"'layer-stats', got",
         ),
         (
             {"views": ["heatmap", "neuron-plot"], "panel": "logit-lens"},

@@ -14,7 +14,6 @@ last `target` / `contrast` the views sent that Python refused (a front-end messa
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -22,34 +21,38 @@ import traitlets
 
 from ..analysis.neurons import top_variable_neurons
 from ..analysis.scores import FORMER_NAMES, LAYER_STAT_NAMES, SCORE_NAMES, score_info
-from ..engine import attribution
+from ..engine import attribution, interventions
 from ..engine.extraction import NEURON_KINDS, Extraction
 from ..engine.extractor import shared_extractor
 from ..engine.tokens import visible_text
-from . import encode
-from .base import BoundedInt, Checked, Choice, Names, WidgetBase, invalid, one_of
+from . import ablation, encode
+from .base import BoundedInt, Checked, Choice, Names, Recent, WidgetBase, invalid, one_of
 
 COLOR_SCALES = ("linear", "gamma", "row", "log")
 NEURON_K_MAX = 256
 PREDICTIONS_SHOWN = 3
 PREDICTIONS_MAX_TOKENS = 4096
-# What `head_score` can be: "none" (the grid shows thumbnails), a score of attnwidget.analysis.scores, or
-# "attribution" (each head's logit attribution to `target`, from `_effects`; a model without logits to
-# explain accepts it too, and `_effects.info.unavailable` says why the grid has nothing to show).
-HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES, "attribution")
+# What `head_score` can be: "none" (the grid shows thumbnails), a score of attnwidget.analysis.scores,
+# "attribution" (each head's logit attribution to `target`, from `_effects`) or "ablation" (the change in the
+# target's log-probability when each head alone is ablated, from `_head_effects`). A model without logits
+# accepts both; `_effects.info.unavailable` / `_head_effects.info.unavailable` say why the grid is empty.
+HEAD_SCORE_CHOICES = ("none", *SCORE_NAMES, "attribution", "ablation")
 # What the heatmap shows: attention weights, or αᵢⱼ·‖W_O vⱼ‖ (`Extraction.value_weighted`).
 WEIGHTINGS = ("attention", "value_weighted")
 # Effects (logit attribution) kept per (position, target id, contrast id); neuron effects per (layer, neuron).
 EFFECTS_CACHE_SIZE = 32
 NEURON_EFFECTS_K = 10
 NEURON_EFFECTS_CACHE_SIZE = 64
+# Ablations kept per (position, target id, heads, mode); head effects per (position, target id, mode).
+ABLATION_CACHE_SIZE = 64
+HEAD_EFFECTS_CACHE_SIZE = 16
 # Logit lens: top-k per layer for the pinned (else hovered) token; positions already computed are kept.
 LENS_K = 5
 LENS_CACHE_SIZE = 64
 # The views (each named by its data-testid), in the order of the page: the main ones on top, then the side
 # panel's, one tab each (`panel` says which is open).
 MAIN_VIEWS = ("token-strip", "head-grid", "heatmap")
-PANEL_VIEWS = ("logit-lens", "effects", "head-scores", "neuron-plot", "layer-stats")
+PANEL_VIEWS = ("logit-lens", "effects", "ablation", "head-scores", "neuron-plot", "layer-stats")
 VIEWS = (*MAIN_VIEWS, *PANEL_VIEWS)
 NO_PANEL = "none"
 
@@ -104,9 +107,10 @@ class AttentionWidget(WidgetBase):
     neuron_k : how many of the layer's most variable neurons the neuron plot shows (1..256).
     head_score : ``"none"``, a per-head score (``"induction"``, ``"previous_token"``, ``"first_token"``,
         ``"self"``, ``"local"``, ``"peak"``, ``"entropy"``, ``"normalized_entropy"``; see
-        `attnwidget.analysis.scores`) or ``"attribution"`` (each head's logit attribution to `target`, a
-        diverging colour around 0; an encoder has none to show): it colours the head grid and ranks the
-        heads in the head-roles view.
+        `attnwidget.analysis.scores`), ``"attribution"`` (each head's logit attribution to `target`, a
+        diverging colour around 0; an encoder has none to show) or ``"ablation"`` (the change in the
+        target's log-probability when the head alone is ablated, once `compute_head_effects` or the Ablate
+        tab's button computed it): it colours the head grid and ranks the heads in the head-roles view.
     target : the token whose logit the effects view explains at the pinned token (else the last one): a text
         that is exactly one token (``" Paris"``), or ``""`` (the default) for the model's own prediction
         there. A text of several tokens is refused (TraitError naming them); typed in the view, it is kept
@@ -119,8 +123,13 @@ class AttentionWidget(WidgetBase):
         plot lists the tokens its output direction promotes and suppresses. Back to -1 when `layer` or
         `neuron_kind` changes.
     views : which views exist (default: all), by name: ``"token-strip"``, ``"head-grid"``, ``"heatmap"``
-        on top, ``"logit-lens"``, ``"effects"``, ``"head-scores"``, ``"neuron-plot"``, ``"layer-stats"`` as
-        tabs of the side panel.
+        on top, ``"logit-lens"``, ``"effects"``, ``"ablation"``, ``"head-scores"``, ``"neuron-plot"``,
+        ``"layer-stats"`` as tabs of the side panel.
+    ablated : the heads the Ablate tab ablates, a list of ``[layer, head]`` (default none); its predictions
+        before → after, the target's Δ log-probability and the KL divergence follow every change
+        (`Extraction.ablate`). Shift-click in the head grid adds or removes a head.
+    ablation_mode : ``"zero"`` (a head's output set to 0) or ``"mean"`` (to its mean over the prompt's
+        positions), for `ablated` and the head effects.
     panel : the side panel's open tab, one of its views (default: the first of them, passing over the logit
         lens and effects of a model that has no logits); a click on a tab sets it.
 
@@ -169,6 +178,12 @@ class AttentionWidget(WidgetBase):
         check="_check_map_window",
         help="The heatmap's zoom window [q0, q1, k0, k1] (half-open token ranges), [] when not zoomed.",
     ).tag(sync=True)
+    ablated = Checked(
+        [], check="_check_ablated", help="The heads the Ablate tab ablates: a list of [layer, head]."
+    ).tag(sync=True)
+    ablation_mode = Choice(
+        "zero", choices=interventions.MODES, help=f"How heads are ablated, one of {interventions.MODES}."
+    ).tag(sync=True)
     views = Names(VIEWS, choices=VIEWS, help=f"The views the widget shows, any of {VIEWS}.").tag(sync=True)
     panel = Choice(
         PANEL_VIEWS[0],
@@ -199,6 +214,10 @@ class AttentionWidget(WidgetBase):
     _effects = traitlets.Dict().tag(sync=True)
     # What `neuron` promotes and suppresses: encoded_neuron_effects.
     _neuron_effects = traitlets.Dict().tag(sync=True)
+    # The predictions with `ablated` ablated (encoded_ablation) and every head's effect ablated alone
+    # (head_effects_state); layouts in attnwidget/widgets/ablation.py.
+    _ablation = traitlets.Dict().tag(sync=True)
+    _head_effects = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -215,6 +234,8 @@ class AttentionWidget(WidgetBase):
         contrast: str = "",
         weighting: str = "attention",
         neuron: int = -1,
+        ablated: list[list[int]] | tuple[tuple[int, int], ...] = (),
+        ablation_mode: str = "zero",
         views: list[str] | tuple[str, ...] = VIEWS,
         panel: str | None = None,
     ) -> None:
@@ -224,9 +245,12 @@ class AttentionWidget(WidgetBase):
                 f"got {type(extraction).__name__}"
             )
         self._extraction = extraction
-        self._lens_cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
-        self._effects_cache: OrderedDict[tuple[int, int, int | None], dict[str, Any]] = OrderedDict()
-        self._neuron_effects_cache: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+        self._lens_cache: Recent[dict[str, Any]] = Recent(LENS_CACHE_SIZE)
+        self._effects_cache: Recent[dict[str, Any]] = Recent(EFFECTS_CACHE_SIZE)
+        self._neuron_effects_cache: Recent[dict[str, Any]] = Recent(NEURON_EFFECTS_CACHE_SIZE)
+        self._ablation_cache: Recent[dict[str, Any]] = Recent(ABLATION_CACHE_SIZE)
+        # (position, target id, mode) → (values [layers, heads], layers done, state)
+        self._head_effects_cache: Recent[tuple[np.ndarray, int, str]] = Recent(HEAD_EFFECTS_CACHE_SIZE)
         # The last target / contrast the views sent that was refused (shown in `_effects.info.error`), and
         # the messages refused while a front-end message is applied (`set_state`).
         self._effects_error: str | None = None
@@ -243,6 +267,8 @@ class AttentionWidget(WidgetBase):
             target=target,
             contrast=contrast,
             weighting=weighting,
+            ablated=ablated,
+            ablation_mode=ablation_mode,
             views=views,
         )
         selection["neuron"] = self._check_neuron(neuron, selection["neuron_kind"])
@@ -257,7 +283,14 @@ class AttentionWidget(WidgetBase):
             _lens=self.encoded_lens(selection["token"]),
             _effects=self.encoded_effects(selection["token"], selection["target"], selection["contrast"]),
             _neuron_effects=self.encoded_neuron_effects(layer, kind, selection["neuron"]),
+            _ablation=self.encoded_ablation(
+                selection["token"], selection["target"], selection["ablated"], selection["ablation_mode"]
+            ),
+            _head_effects=self.encoded_head_effects(
+                selection["token"], selection["target"], selection["ablation_mode"]
+            ),
         )
+        self.on_msg(self._handle_head_effects_message)
 
     def _checked(self, **values: Any) -> dict[str, Any]:
         traits = self.traits()
@@ -368,6 +401,28 @@ class AttentionWidget(WidgetBase):
         except ValueError as error:
             raise ValueError(f"{invalid(name, allowed, value)} ({error})") from None
 
+    def _prediction_at(self, position: int) -> int:
+        """The token id the model predicts after `position` (the target when `target` is "")."""
+        ex = self._extraction
+        assert ex.predictor is not None and ex.final_hidden is not None
+        return int(ex.predictor.top_k(ex.final_hidden[position : position + 1], k=1)[0][0, 0])
+
+    def _check_ablated(self, value: Any) -> list[list[int]]:
+        layers, heads = self._extraction.num_layers, self._extraction.num_heads
+        allowed = f"a list of [layer, head] pairs with layer in 0..{layers - 1} and head in 0..{heads - 1}"
+
+        def is_index(v: Any, size: int) -> bool:
+            return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and bool(0 <= v < size)
+
+        pairs = value if isinstance(value, (list, tuple)) else None
+        if pairs is None or any(
+            not isinstance(p, (list, tuple)) or len(p) != 2 or not is_index(p[0], layers) or not is_index(p[1], heads)
+            for p in pairs
+        ):
+            raise ValueError(str(invalid("ablated", allowed, value)))
+        # Each head once, in the order given (the views show them as chips in that order).
+        return [list(pair) for pair in dict.fromkeys((int(p[0]), int(p[1])) for p in pairs)]
+
     def _check_text(self, name: str, value: Any) -> str:
         try:
             self._token_id(name, value)
@@ -426,7 +481,7 @@ class AttentionWidget(WidgetBase):
             if self._extraction.lens is None:
                 empty.add("logit-lens")
             if self._no_logits():
-                empty.add("effects")
+                empty.update(("effects", "ablation"))
             return next((name for name in choices if name not in empty), choices[0])
         if panel not in choices:
             raise invalid("panel", one_of(choices) + (_panel_why(self, panel) if isinstance(panel, str) else ""), panel)
@@ -500,22 +555,22 @@ class AttentionWidget(WidgetBase):
         if position < 0:
             return empty
         position = self._checked(token=position)["token"]
-        if position not in self._lens_cache:
-            try:
-                ids, probs = ex.logit_lens_arrays(position, LENS_K)
-            except ValueError as error:  # the final norm could not be located
-                empty["info"]["unavailable"] = str(error)
-                return empty
-            texts = [[visible_text(text) for text in row] for row in ex.lens.texts(ids)]
-            self._lens_cache[position] = {
+        lens = ex.lens
+
+        def make() -> dict[str, Any]:
+            ids, probs = ex.logit_lens_arrays(position, LENS_K)
+            texts = [[visible_text(text) for text in row] for row in lens.texts(ids)]
+            return {
                 "info": {"position": position, "k": len(texts[0]) if texts else 0},
                 "tokens": texts,
                 "data": encode.encode_float16(probs),
             }
-            while len(self._lens_cache) > LENS_CACHE_SIZE:
-                self._lens_cache.popitem(last=False)
-        self._lens_cache.move_to_end(position)
-        return self._lens_cache[position]
+
+        try:
+            return self._lens_cache.get(position, make)
+        except ValueError as error:  # the final norm could not be located
+            empty["info"]["unavailable"] = str(error)
+            return empty
 
     def effects_position(self, token: int | None = None) -> int:
         """The position the effects explain for pinned token `token` (the widget's unless given): that
@@ -548,30 +603,25 @@ class AttentionWidget(WidgetBase):
         }
         if info["unavailable"]:
             return {"info": info, "data": b""}
-        if target_id is None:
-            assert ex.predictor is not None and ex.final_hidden is not None
-            target_id = int(ex.predictor.top_k(ex.final_hidden[position : position + 1], k=1)[0][0, 0])
-        key = (position, target_id, contrast_id)
-        if key not in self._effects_cache:
+        target_id = self._prediction_at(position) if target_id is None else target_id
+
+        def make() -> dict[str, Any]:
             try:
                 result = ex.logit_attribution(position, target_id, contrast_id)
             except ValueError as error:  # a block that is no sum of head outputs, a soft-capped logit
-                encoded: dict[str, Any] = {"info": {**info, "unavailable": str(error)}, "data": b""}
-            else:
-                info.update(
-                    target=visible_text(result.target),
-                    target_id=result.target_id,
-                    contrast=None if result.contrast is None else visible_text(result.contrast),
-                    contrast_id=result.contrast_id,
-                )
-                parts = [result.logit, result.total, result.embeddings, result.biases]
-                values = np.concatenate([parts, result.mlp, result.heads.ravel()])
-                encoded = {"info": info, "data": encode.encode_float32(values)}
-            self._effects_cache[key] = encoded
-            while len(self._effects_cache) > EFFECTS_CACHE_SIZE:
-                self._effects_cache.popitem(last=False)
-        self._effects_cache.move_to_end(key)
-        return self._effects_cache[key]
+                return {"info": {**info, "unavailable": str(error)}, "data": b""}
+            shown = {
+                **info,
+                "target": visible_text(result.target),
+                "target_id": result.target_id,
+                "contrast": None if result.contrast is None else visible_text(result.contrast),
+                "contrast_id": result.contrast_id,
+            }
+            parts = [result.logit, result.total, result.embeddings, result.biases]
+            values = np.concatenate([parts, result.mlp, result.heads.ravel()])
+            return {"info": shown, "data": encode.encode_float32(values)}
+
+        return self._effects_cache.get((position, target_id, contrast_id), make)
 
     def encoded_neuron_effects(self, layer: int, kind: str | None = None, neuron: int = -1) -> dict[str, Any]:
         """What neuron `neuron` (-1: none) of `layer` (kind: the widget's unless given) promotes and
@@ -590,29 +640,118 @@ class AttentionWidget(WidgetBase):
             return {"info": {**info, "unavailable": why}, "data": b""}
         if self._no_logits():
             return {"info": {**info, "unavailable": self._no_logits()}, "data": b""}
-        key = (layer, neuron)
-        if key not in self._neuron_effects_cache:
-            ex = self._extraction
+        ex = self._extraction
+
+        def make() -> dict[str, Any]:
             try:
                 effects = attribution.neuron_logit_effects(
                     ex.layers.replayer.model, ex.predictor, layer, neuron, NEURON_EFFECTS_K, ex.model_name
                 )
             except ValueError as error:  # the MLP's output projection could not be located
-                encoded: dict[str, Any] = {"info": {**info, "unavailable": str(error)}, "data": b""}
-            else:
-                promoted, suppressed = effects["promoted"], effects["suppressed"]
-                info.update(
-                    k=len(promoted),
-                    promoted=[visible_text(text) for text, _ in promoted],
-                    suppressed=[visible_text(text) for text, _ in suppressed],
-                )
-                values = np.array([value for _, value in promoted + suppressed], dtype=np.float64)
-                encoded = {"info": info, "data": encode.encode_float32(values)}
-            self._neuron_effects_cache[key] = encoded
-            while len(self._neuron_effects_cache) > NEURON_EFFECTS_CACHE_SIZE:
-                self._neuron_effects_cache.popitem(last=False)
-        self._neuron_effects_cache.move_to_end(key)
-        return self._neuron_effects_cache[key]
+                return {"info": {**info, "unavailable": str(error)}, "data": b""}
+            promoted, suppressed = effects["promoted"], effects["suppressed"]
+            shown = {
+                **info,
+                "k": len(promoted),
+                "promoted": [visible_text(text) for text, _ in promoted],
+                "suppressed": [visible_text(text) for text, _ in suppressed],
+            }
+            values = np.array([value for _, value in promoted + suppressed], dtype=np.float64)
+            return {"info": shown, "data": encode.encode_float32(values)}
+
+        return self._neuron_effects_cache.get((layer, neuron), make)
+
+    def encoded_ablation(
+        self, token: int = -1, target: str = "", heads: Any = (), mode: str = "zero"
+    ) -> dict[str, Any]:
+        """The next-token predictions at pinned token `token` (-1: the last) with `heads` ablated
+        (`Extraction.ablate`), before → after, and the effect on `target` ("": the model's prediction), as the
+        views receive it in ``_ablation`` (layout: attnwidget/widgets/ablation.py). Kept per selection."""
+        position = self.effects_position(token)
+        checked = self._checked(ablated=list(heads), ablation_mode=mode)
+        pairs = [(layer, head) for layer, head in checked["ablated"]]
+        mode = checked["ablation_mode"]
+        if self._no_logits():
+            return ablation.unavailable_ablation(position, pairs, mode, self._no_logits())
+        try:
+            target_id = self._token_id("target", target)
+        except ValueError as error:
+            raise traitlets.TraitError(str(error)) from None
+        target_id = self._prediction_at(position) if target_id is None else target_id
+        ex = self._extraction
+
+        def make() -> dict[str, Any]:
+            try:
+                return ablation.encoded_ablation(ex, position, target_id, pairs, mode)
+            except ValueError as error:  # heads whose outputs cannot be located in this model
+                return ablation.unavailable_ablation(position, pairs, mode, str(error))
+
+        return self._ablation_cache.get((position, target_id, tuple(pairs), mode), make)
+
+    def _head_effects_key(self, token: int, target: str, mode: str) -> tuple[int, int, str]:
+        position = self.effects_position(token)
+        mode = self._checked(ablation_mode=mode)["ablation_mode"]
+        try:
+            target_id = self._token_id("target", target)
+        except ValueError as error:
+            raise traitlets.TraitError(str(error)) from None
+        return position, self._prediction_at(position) if target_id is None else target_id, mode
+
+    def encoded_head_effects(self, token: int = -1, target: str = "", mode: str = "zero") -> dict[str, Any]:
+        """Each head's effect on `target` at pinned token `token` when ablated alone, as the views receive it
+        in ``_head_effects``: what `compute_head_effects` found for this selection so far (state "none"
+        and no data before it ran)."""
+        ex = self._extraction
+        if self._no_logits():
+            position = self.effects_position(token)
+            mode = self._checked(ablation_mode=mode)["ablation_mode"]
+            return ablation.head_effects_state(ex, position, -1, mode, None, 0, "none", self._no_logits())
+        key = self._head_effects_key(token, target, mode)
+        kept = self._head_effects_cache.peek(key)
+        if kept is None:
+            return ablation.head_effects_state(ex, *key, None, 0, "none")
+        values, done, state = kept
+        return ablation.head_effects_state(ex, *key, values, done, state)
+
+    def compute_head_effects(self) -> np.ndarray:
+        """Ablate every head alone and measure the change in the target's log-probability at the pinned
+        (else last) token, with `ablation_mode` (`Extraction.head_effects`); float64 [layers, heads]. The
+        views follow layer by layer (``head_score="ablation"`` colours the grid by it). Kept per (position,
+        target, mode): a second call returns at once. An interrupt keeps the layers done so far."""
+        if self._no_logits():
+            raise ValueError(self._no_logits())
+        ex = self._extraction
+        key = self._head_effects_key(self.token, self.target, self.ablation_mode)
+        kept = self._head_effects_cache.peek(key)
+        if kept is not None and kept[2] == "done":
+            return kept[0].astype(np.float64)
+        values = np.full((ex.num_layers, ex.num_heads), np.nan)
+        done = 0
+
+        def show(state: str) -> None:
+            self._head_effects_cache.put(key, (values, done, state))
+            self.apply({"_head_effects": ablation.head_effects_state(ex, *key, values, done, state)})
+
+        show("running")
+        position, target_id, mode = key
+        try:
+            for layer, row in interventions.iter_head_effects(ex, position, target_id, mode):
+                values[layer] = row
+                done = layer + 1
+                show("running" if done < ex.num_layers else "done")
+        except BaseException:
+            show("stopped")
+            raise
+        return values.copy()
+
+    def _handle_head_effects_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        # The Ablate tab's "head effects" button. A failure is logged (the kernel log) and the view shows
+        # the state the computation reached.
+        if isinstance(content, dict) and content.get("kind") == "head_effects":
+            try:
+                self.compute_head_effects()
+            except (ValueError, KeyboardInterrupt) as error:
+                self.log.warning("head effects stopped: %s", error or "interrupted")
 
     # ---- observers: replace what is shown when it no longer matches the selection ----------------------
     @traitlets.observe("layer", "head", "weighting")
@@ -646,6 +785,18 @@ class AttentionWidget(WidgetBase):
         wanted = self._wanted_effects()
         if wanted != self._effects:
             self.apply({"_effects": wanted})
+
+    @traitlets.observe("token", "target", "ablated", "ablation_mode")
+    def _on_ablation_change(self, _change: dict[str, Any]) -> None:
+        wanted = self.encoded_ablation(self.token, self.target, self.ablated, self.ablation_mode)
+        if wanted != self._ablation:
+            self.apply({"_ablation": wanted})
+
+    @traitlets.observe("token", "target", "ablation_mode")
+    def _on_head_effects_change(self, _change: dict[str, Any]) -> None:
+        wanted = self.encoded_head_effects(self.token, self.target, self.ablation_mode)
+        if wanted != self._head_effects:
+            self.apply({"_head_effects": wanted})
 
     @traitlets.observe("layer", "neuron_kind", "neuron_k")
     def _on_neuron_change(self, _change: dict[str, Any]) -> None:

@@ -14,9 +14,10 @@ import os
 import pathlib
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import anywidget
 import numpy as np
@@ -79,6 +80,40 @@ def _watched(path: pathlib.Path) -> Any:
     from anywidget._file_contents import FileContents
 
     return FileContents(path, start_thread=True)
+
+
+# ---- what a widget keeps ---------------------------------------------------------------------------------
+Value = TypeVar("Value")
+
+
+class Recent(Generic[Value]):
+    """The last `size` values made, by key: what a widget computed for a selection, kept so that going back to
+    it costs nothing. The least recently used one goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, Value] = OrderedDict()
+
+    def get(self, key: Hashable, make: Callable[[], Value]) -> Value:
+        """The value kept for `key`, else ``make()`` (kept, unless it raises)."""
+        if key not in self._values:
+            self._values[key] = make()
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        self._values.move_to_end(key)
+        return self._values[key]
+
+    def peek(self, key: Hashable) -> Value | None:
+        return self._values.get(key)
+
+    def put(self, key: Hashable, value: Value) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self.size:
+            self._values.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 # ---- checked traits ----------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 // Every layer × head as a thumbnail: rows are layers (0 at the top), columns heads (0 at the left); or, with
 // a per-head score chosen (`head_score`), each cell one colour: that head's score. The element with
 // data-testid="head-grid" is exactly the cells; labels and the legend sit outside it.
+import { hasHead, toggleHead } from "../ablation";
 import { cssColor, formatWeight, legendTicks, rangeTicks } from "../color";
 import * as data from "../data";
 import { Tooltip, el } from "../dom";
 import { formatSigned } from "../effects";
 import { colorize, levelsAt } from "../raster";
-import { chosenScore, scoreColour } from "../scores";
+import { hasKernel } from "../kernel";
+import { ABLATION, chosenScore, scoreColour } from "../scores";
 import { fileStem } from "../snapshot";
 import { createLayerHeadGrid } from "./layerHeadGrid";
 import { createLegend } from "./legend";
@@ -21,7 +23,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
 
   const root = el("section", "aw-panel aw-grid-panel");
   const header = el("div", "aw-panel-header");
-  header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", "hover: preview · click: select"));
+  header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", "hover: preview · click: select · shift-click: ablate"));
   const grid = createLayerHeadGrid(layers, heads, "head-grid");
   // As wide as the grid, its note wrapping below the bar: the panel keeps the grid's width.
   const legendWidth = Math.max(160, heads * grid.cell + 24);
@@ -31,6 +33,9 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   const tooltip = new Tooltip(grid.frame);
   const stem = () => fileStem(["heads", chosenScore(model)?.name ?? model.get("color_scale")]);
   header.append(createSaveButtons(lifetime, { name: "head-grid", root, repaint: () => repaint(), theme, fileStem: stem }));
+
+  /** What the grid's crosses mean, when it has any. */
+  const crossNote = () => ((model.get("ablated") ?? []).length ? " · ✕: ablated (the Ablate tab)" : "");
 
   const paintBase = () => {
     const thumbs = data.thumbnails(model);
@@ -44,7 +49,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       legend.paint(t, {
         lut: t.diverging,
         ticks: rangeTicks(lo, hi),
-        note: `${chosen.label}; grey: none`,
+        note: `${chosen.label}; grey: ${chosen.name === ABLATION ? "not computed" : "none"}${crossNote()}`,
       });
     } else if (chosen) {
       grid.paint(t.masked, (l, h, tile) => tile.fill(scoreColour(chosen, l * heads + h, t.sequential, t.masked)));
@@ -53,7 +58,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       legend.paint(t, {
         lut: t.sequential,
         ticks: chosen.ascending ? rangeTicks(hi, lo) : rangeTicks(lo, hi),
-        note: `${chosen.title}${chosen.ascending ? ", bright: lowest" : ""}${chosen.unit_interval ? "" : " (the range of this prompt)"}; grey: undefined`,
+        note: `${chosen.title}${chosen.ascending ? ", bright: lowest" : ""}${chosen.unit_interval ? "" : " (the range of this prompt)"}; grey: undefined${crossNote()}`,
       });
     } else {
       grid.paint(t.masked, (l, h, tile, inner) =>
@@ -62,7 +67,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       legend.paint(t, {
         lut: t.sequential,
         ticks: legendTicks(scale, 1),
-        note: `each head's map (${side}² thumbnail) as a fraction of its largest weight, ${scale} scale`,
+        note: `each head's map (${side}² thumbnail) as a fraction of its largest weight, ${scale} scale${crossNote()}`,
       });
     }
   };
@@ -96,6 +101,29 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       lines(selection.hovered, cssColor(t.fg, 0.35));
       lines(selection.token, cssColor(t.pin, 0.9));
     }
+    // Ablated heads (the Ablate tab's set): crossed out.
+    const ablated = model.get("ablated") ?? [];
+    if (ablated.length) {
+      const { cell: size } = grid;
+      const inset = Math.max(2, Math.round(size * 0.22));
+      ctx.beginPath();
+      for (const [l, h] of ablated) {
+        const x = h * size;
+        const y = l * size;
+        ctx.moveTo(x + inset, y + inset);
+        ctx.lineTo(x + size - inset, y + size - inset);
+        ctx.moveTo(x + size - inset, y + inset);
+        ctx.lineTo(x + inset, y + size - inset);
+      }
+      ctx.lineCap = "round";
+      ctx.strokeStyle = cssColor(t.bg, 0.9);
+      ctx.lineWidth = 3.5;
+      ctx.stroke();
+      ctx.strokeStyle = cssColor(t.fg);
+      ctx.lineWidth = 1.5;
+      ctx.stroke();
+      ctx.lineCap = "butt";
+    }
     if (selection.isPreview) grid.outline(ctx, selection.shownHead, cssColor(t.fg, 0.8), 1);
     grid.outline(ctx, selection, cssColor(t.accent), 2);
   };
@@ -122,12 +150,23 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       const v = found?.values[index];
       if (found && v !== undefined) lines.push(`${found.title}: ${Number.isNaN(v) ? "undefined" : formatWeight(v)}`);
     }
+    if (hasKernel(model, grid.frame)) {
+      lines.push(hasHead(model.get("ablated"), hit.layer, hit.head) ? "ablated · shift-click: restore" : "shift-click: ablate");
+    } else if (hasHead(model.get("ablated"), hit.layer, hit.head)) {
+      lines.push("ablated");
+    }
     tooltip.showAt(lines, event);
   });
   lifetime.listen(grid.box, "mouseleave", onLeave);
   lifetime.listen(grid.box, "click", (event) => {
     const hit = grid.headAt(event);
-    if (hit) selection.selectHead(hit.layer, hit.head, "head-grid");
+    if (!hit) return;
+    // Shift-click adds the head to the Ablate tab's set, or takes it out (Python recomputes the predictions).
+    if (event.shiftKey && hasKernel(model, grid.frame)) {
+      selection.setTrait("ablated", toggleHead(model.get("ablated"), hit.layer, hit.head));
+    } else {
+      selection.selectHead(hit.layer, hit.head, "head-grid");
+    }
   });
 
   const repaint = () => {
@@ -138,7 +177,11 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   selection.on(["_effects"], () => {
     if (model.get("head_score") === "attribution") repaint();
   });
+  selection.on(["_head_effects"], () => {
+    if (model.get("head_score") === ABLATION) repaint();
+  });
   selection.on(["layer", "head", "token", "hovered_token"], paintOverlay);
+  selection.on(["ablated"], repaint);
   selection.onPreview(paintOverlay);
 
   return { name: "head-grid", root, repaint };

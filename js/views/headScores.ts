@@ -7,7 +7,7 @@ import * as data from "../data";
 import { el } from "../dom";
 import { formatSigned } from "../effects";
 import { rankHeads } from "../ranking";
-import { ATTRIBUTION, NO_SCORE, chosenScore, scoreIntensity, scoreLut } from "../scores";
+import { ABLATION, ATTRIBUTION, NO_SCORE, chosenScore, colourReversed, scoreIntensity, scoreLut } from "../scores";
 import { createHeadList } from "./headList";
 import type { View, ViewContext } from "./view";
 
@@ -25,10 +25,16 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
   for (const s of info.scores ?? []) {
     scoreSelect.append(el("option", undefined, s.ascending ? `${s.title} (low first)` : s.title, { value: s.name, title: s.label }));
   }
-  // Each head's logit attribution to the effects view's target (a page saved before it has no `_effects`).
+  // Each head's logit attribution to the effects view's target (a page saved before it has no `_effects`),
+  // and its effect when ablated alone (computed by the Ablate tab's button).
   if (model.get("_effects") !== undefined) {
     scoreSelect.append(el("option", undefined, "logit attribution", {
       value: ATTRIBUTION, title: "each head's direct effect on the target's logit (the Effects tab)",
+    }));
+  }
+  if (model.get("_head_effects") !== undefined) {
+    scoreSelect.append(el("option", undefined, "Δ log p ablated (low first)", {
+      value: ABLATION, title: "the change in the target's log-probability when the head alone is ablated (the Ablate tab)",
     }));
   }
   const scoreLabel = el("label", "aw-control", "colour grid by ");
@@ -57,11 +63,14 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
     const ranked = rankHeads(chosen.values, heads, chosen.ascending, LISTED_HEADS).filter((e) => !Number.isNaN(e.value));
     const entries = ranked.map((entry) => {
       const mark = el("span", "aw-roles-swatch");
-      mark.style.background = packedCss(lut[lutIndex(scoreIntensity(entry.value, chosen.range, chosen.ascending))]);
+      mark.style.background = packedCss(lut[lutIndex(scoreIntensity(entry.value, chosen.range, colourReversed(chosen)))]);
       const value = chosen.diverging ? formatSigned(entry.value) : formatWeight(entry.value);
       return { layer: entry.layer, head: entry.head, mark, parts: [el("span", "aw-heads-value", value)] };
     });
-    list.fill(entries, chosen.diverging ? "no attribution (see the Effects tab)" : "undefined for this prompt (no token occurs twice, or a single token)");
+    const empty = chosen.name === ABLATION
+      ? "not computed yet (the Ablate tab's “head effects” button)"
+      : chosen.diverging ? "no attribution (see the Effects tab)" : "undefined for this prompt (no token occurs twice, or a single token)";
+    list.fill(entries, empty);
     markSelected();
   };
 
@@ -80,6 +89,9 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
   selection.on(["head_score", "_head_scores"], fill);
   selection.on(["_effects"], () => {
     if (model.get("head_score") === ATTRIBUTION) fill();
+  });
+  selection.on(["_head_effects"], () => {
+    if (model.get("head_score") === ABLATION) fill();
   });
   selection.on(["layer", "head"], markSelected);
 

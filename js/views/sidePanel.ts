@@ -14,9 +14,10 @@ import type { View } from "./view";
 export const PANEL_TITLES: Record<PanelView, string> = {
   "logit-lens": "Logit lens",
   effects: "Effects",
+  ablation: "Ablate",
   "head-scores": "Head roles",
   "neuron-plot": "Neurons",
-  "layer-stats": "Layer stats",
+  "layer-stats": "Layers",
 };
 
 let rendered = 0;

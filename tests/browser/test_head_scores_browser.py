@@ -75,7 +75,7 @@ def test_head_scores_view_draws(lab: Any) -> None:
     box = scores.bounding_box()
     assert box and box["width"] > 100 and box["height"] > 10, f"head-scores is not visible: {box}"
     options = select_of(lab).locator("option").evaluate_all("els => els.map(e => e.value)")
-    assert options == ["none", *SCORES, "attribution"], "the scores, then each head's logit attribution"
+    assert options == ["none", *SCORES, "attribution", "ablation"], "the scores, then attribution and ablation"
     assert select_of(lab).input_value() == "none"
     wait_drawn(lab, view(lab, CELL, "head-grid"), "grid")
     assert not lab.widget_errors(), lab.widget_errors()
