@@ -6,7 +6,8 @@ the Python process over marimo's websocket), so this is the test that the widget
 anywidget's API alone. What is checked is what a person sees: the views draw; a click on a token in the
 token strip reaches Python, shown by a second marimo cell that reads ``w.value`` (marimo re-runs it when
 the widget's value changes) and by the logit lens of that token, which only Python computes; a click in
-the head grid brings the head's full map from Python; nothing is loaded from outside this machine.
+the head grid brings the head's full map from Python; a shift-click ablates a head and the Ablate tab's
+button computes every head's effect (a custom message); nothing is loaded from outside this machine.
 """
 
 from __future__ import annotations
@@ -143,6 +144,28 @@ def test_head_click_brings_the_full_map_from_python(app: HostPage) -> None:
     # Until Python sends the map, the heatmap shows the head's thumbnail ("preview 2 3").
     page.wait_for_function("el => el.dataset.shown === 'full 2 3'", arg=heatmap.element_handle(), timeout=20_000)
     shot(page, "marimo-head-2-3", heatmap.locator("xpath=ancestor::section[1]"))
+
+
+def test_ablating_heads_and_head_effects_go_through_marimo(app: HostPage) -> None:
+    # Shift-click sets `ablated` (a trait); "head effects" is a custom message (model.send), which marimo's
+    # anywidget host carries too. Both answers come from Python only.
+    page = app.page
+    page.locator("[data-testid=tab-ablation]").first.click()
+    ablation = page.locator("[data-testid=ablation]").first
+    x, y = grid_point(page, 1, 2)
+    page.keyboard.down("Shift")
+    try:
+        page.mouse.click(x, y)
+    finally:
+        page.keyboard.up("Shift")
+    page.mouse.move(2, 2)
+    page.wait_for_function("el => el.dataset.heads === '1:2'", arg=ablation.element_handle(), timeout=20_000)
+    assert page.locator("[data-testid=ablation-predictions] tr[data-token-id]").count() >= 5
+    page.locator("[data-testid=ablation-head-effects]").first.click()
+    page.wait_for_function(
+        "([el, done]) => el.dataset.effects === done", arg=[ablation.element_handle(), f"done {LAYERS}"], timeout=30_000
+    )
+    shot(page, "marimo-ablation", ablation)
 
 
 def test_nothing_from_outside_and_no_widget_errors(app: HostPage) -> None:
