@@ -153,7 +153,7 @@ export function createAblation({ model, selection, theme, lifetime }: ViewContex
     const { target } = shown;
     summary.textContent = nothing
       ? `log p(“${i.target}”) = ${fmt(target.before)} (${formatProbability(target.before)}) · ablate heads to see it move`
-      : `log p(“${i.target}”) ${fmt(target.before)} → ${fmt(target.after)} (Δ ${formatSigned(target.delta)}) · KL ${fmt(shown.kl, 4)} nats · ${i.mode} ablation of ${i.heads.length} head${i.heads.length === 1 ? "" : "s"}`;
+      : `log p(“${i.target}”) ${fmt(target.before)} → ${fmt(target.after)} (Δ ${formatSigned(target.delta)}) · KL ${shown.kl > 0 && shown.kl < 1e-3 ? shown.kl.toExponential(2) : fmt(shown.kl, 4)} nats · ${i.mode} ablation of ${i.heads.length} head${i.heads.length === 1 ? "" : "s"}`;
     summary.dataset.delta = String(target.delta);
     summary.dataset.kl = String(shown.kl);
 

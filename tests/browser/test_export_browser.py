@@ -94,3 +94,38 @@ def test_hover_and_clicks_work_offline(offline_page: Any) -> None:
     page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.8)
     tooltip = page.locator(".aw-heatmap-panel .aw-tooltip:visible")
     assert "weight" in tooltip.inner_text()
+
+
+def test_a_saved_ablation_is_shown_and_its_controls_need_a_kernel(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_folder())
+    extraction = attnwidget.AttentionExtractor(model=tiny_model("gpt2"), tokenizer=tokenizer).extract_activations(
+        "the cat sat on the mat and the cat"
+    )
+    widget = attnwidget.AttentionWidget(extraction, ablated=[[1, 2], [0, 1]], panel="ablation")
+    path = attnwidget.export_html(widget, tmp_path_factory.mktemp("export-ablation") / "page.html")
+    context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri())
+        ablation = page.locator("[data-testid=ablation]")
+        page.wait_for_function("el => el.dataset.heads === '1:2 0:1'", arg=ablation.element_handle())
+        assert ablation.locator("[data-testid=ablation-predictions] tr[data-token-id]").count() >= 5
+        assert ablation.locator(".aw-chip").count() == 2
+        for testid in ("ablation-add", "ablation-clear", "ablation-head-effects", "ablation-mode"):
+            assert ablation.locator(f"[data-testid={testid}]").is_disabled(), testid
+        assert ablation.locator("[data-testid=ablation-effects-status]").inner_text() == "needs a running kernel"
+        # Shift-click in the grid selects (nothing can recompute the ablation without a kernel).
+        grid = page.locator("[data-testid=head-grid]")
+        x, y = grid_cell_point(grid, 0, 3, 2, 4)
+        page.keyboard.down("Shift")
+        page.mouse.click(x, y)
+        page.keyboard.up("Shift")
+        assert ablation.get_attribute("data-heads") == "1:2 0:1"
+        page.screenshot(path=str(ARTIFACTS / "export-ablation.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
