@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 import traitlets
 
 import attnwidget
@@ -16,8 +17,11 @@ from attnwidget import AttentionExtractor, CompareWidget
 from attnwidget.analysis import differences
 from attnwidget.analysis import scores as head_scores
 from attnwidget.analysis.pooling import max_pool
+from attnwidget.engine.tokens import visible_text
 from attnwidget.widgets import encode
 from attnwidget.widgets.compare import MAPS_BUDGET
+from tests.test_attribution import perturbed
+from tests.test_interventions import capture_inputs, head_dim, hooked_run, out_projection
 from tests.test_widget import floats_in
 from tests.tiny_models import tiny_model
 
@@ -238,3 +242,196 @@ def test_encode_map_pools_to_the_side() -> None:
     encoded = encode.encode_attention_map(weights, True, max_side=4)
     assert encoded["info"] == {"dtype": "float16", "size": 4, "seq_len": 10, "layout": "lower", "pooled": True}
     np.testing.assert_allclose(encode.decode_attention_map(encoded), max_pool(weights, 4), atol=1e-3)
+
+
+# ---- patch A → B --------------------------------------------------------------------------------------
+# A tiny random Llama (grouped-query) whose last-token top predictions (found once, checked below) give
+# every case: 0 → 1 different tops, same length; 0 → 2 the same top, same length; 1 → 3 different tops,
+# different lengths (only the last position patched); 0 → 3 the same top, different lengths.
+PATCH_PROMPTS = ["the cat sat on the mat", "a bird flew over the sea", "the dog slept on the rug", "a cat"]
+PATCH_CASES = [([0, 1], False, "all"), ([0, 2], True, "all"), ([1, 3], False, "last"), ([0, 3], True, "last")]
+
+
+@pytest.fixture(scope="module")
+def llama(bert_tokenizer: Any) -> AttentionExtractor:
+    return AttentionExtractor(model_name="tiny-llama", model=perturbed("llama"), tokenizer=bert_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def patch_prompts(llama: AttentionExtractor) -> list[attnwidget.Extraction]:
+    return llama.extract_batch(PATCH_PROMPTS)
+
+
+def plain_last_logprobs(model: Any, extraction: attnwidget.Extraction) -> np.ndarray:
+    """The model's own forward pass over the prompt alone (no batch, no padding): log-probs after its last token."""
+    with torch.no_grad():
+        logits = model(torch.tensor([extraction.input_ids.tolist()])).logits[0, -1].double()
+    return torch.log_softmax(logits, dim=-1).numpy()  # type: ignore[no-any-return]
+
+
+def moved(a: np.ndarray, b: np.ndarray, patched: np.ndarray) -> dict[str, Any]:
+    """The definition, written out: LD = logprob(A's top) − logprob(B's top) in each run; fraction moved =
+    (LD_patched − LD_B) / (LD_A − LD_B), undefined when the tops are one token (then Δ logprob of it)."""
+    pa, pb = int(np.argmax(a)), int(np.argmax(b))
+    ld = {name: float(lp[pa] - lp[pb]) for name, lp in (("source", a), ("target", b), ("patched", patched))}
+    fraction = None if pa == pb else (ld["patched"] - ld["target"]) / (ld["source"] - ld["target"])
+    return {"pa": pa, "pb": pb, "ld": ld, "fraction": fraction, "delta": float(patched[pb] - b[pb])}
+
+
+def decoded_patch(encoded: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """`_patch` data → (summary [5], rows [rows, 3]) as the views read it."""
+    values = np.frombuffer(encoded["data"], dtype="<f4")
+    return values[:5], values[5:].reshape(-1, 3)
+
+
+@pytest.mark.parametrize(("pair", "same_top", "positions"), PATCH_CASES)
+def test_patch_effect_is_the_formula_over_the_engines_patch(
+    llama: AttentionExtractor,
+    patch_prompts: list[attnwidget.Extraction],
+    pair: list[int],
+    same_top: bool,
+    positions: str,
+) -> None:
+    w = CompareWidget(patch_prompts, patch_pair=pair)
+    source, target = (patch_prompts[i] for i in pair)
+    a, b = plain_last_logprobs(llama.model, source), plain_last_logprobs(llama.model, target)
+    assert (int(np.argmax(a)) == int(np.argmax(b))) == same_top, "the prompts no longer give this case"
+    rows = None if positions == "all" else [(target.seq_len - 1, source.seq_len - 1)]
+    for layer, head in [(0, 0), (0, 4), (1, 2), (1, 5)]:
+        patched = target.patch(source, heads=[(layer, head)], positions=rows).logprobs(-1).astype(np.float64)
+        want = moved(a, b, patched)
+        got = w.patch_effect(layer, head)
+        assert (got["pair"], got["layer"], got["head"], got["positions"]) == (pair, layer, head, positions)
+        assert (got["source_top_id"], got["target_top_id"], got["same_top"]) == (want["pa"], want["pb"], same_top)
+        assert got["delta"] == pytest.approx(want["delta"], abs=2e-5)
+        if same_top:
+            assert got["fraction"] is None and got["logit_diff"] is None
+        else:
+            assert got["logit_diff"] == pytest.approx(want["ld"], abs=2e-5)
+            span = want["ld"]["source"] - want["ld"]["target"]
+            assert span > 0 and got["fraction"] == pytest.approx(want["fraction"], abs=4e-5 / span)
+        # B's top 5 before and after, as (text, probability)
+        for key, lp in (("top_before", b), ("top_after", patched)):
+            ids = np.argsort(-lp, kind="stable")[:5]
+            texts = target.predictor.texts(ids[None])[0]  # type: ignore[union-attr]
+            assert [t for t, _ in got[key]] == texts, key
+            np.testing.assert_allclose([p for _, p in got[key]], np.exp(lp[ids]), rtol=1e-3)
+        # what the views receive: the same numbers in float32
+        w.apply({"layer": layer, "head": head, "patching": True})
+        encoded = w._patch
+        info = encoded["info"]
+        assert (info["pair"], info["layer"], info["head"], info["positions"]) == (pair, layer, head, positions)
+        assert info["unavailable"] is None and info["same_top"] == same_top and info["k"] == 5
+        summary, table = decoded_patch(encoded)
+        if same_top:
+            assert np.isnan(summary[:4]).all()
+        else:
+            np.testing.assert_allclose(summary[:4], [got["fraction"], *got["logit_diff"].values()], rtol=1e-5)
+        assert summary[4] == pytest.approx(got["delta"], rel=1e-5, abs=1e-7)
+        ids = info["ids"]
+        assert ids[0] == want["pa"] and ids[1 if not same_top else 0] == want["pb"]
+        np.testing.assert_allclose(table, np.stack([a[ids], b[ids], patched[ids]], axis=1), atol=2e-5)
+        assert [encoded["tokens"][r] for r in info["before"]] == [visible_text(t) for t, _ in got["top_before"]]
+        assert [encoded["tokens"][r] for r in info["after"]] == [visible_text(t) for t, _ in got["top_after"]]
+        w.patching = False
+
+
+@pytest.mark.parametrize("lengths", ["same", "different"])
+def test_patch_equals_a_hooked_forward(llama: AttentionExtractor, lengths: str) -> None:
+    """The fraction against plain forward passes: A's head output captured by a pre-hook on o_proj, and B's
+    run with that head's columns replaced by A's (all positions, or B's last from A's last)."""
+    prompts = ["the cat sat on the mat", "a bird flew over the sea" if lengths == "same" else "a dog sat on"]
+    w = CompareWidget(llama.extract_batch(prompts))
+    source, target = w.extractions
+    assert (source.seq_len == target.seq_len) == (lengths == "same")
+    model = llama.model
+    layer, head = 0, 4
+    dim = head_dim(model)
+    columns = slice(head * dim, (head + 1) * dim)
+    projection = out_projection(model, layer)
+    theirs = capture_inputs(model, source.input_ids.tolist(), [projection])[projection]
+
+    def patch(x: torch.Tensor) -> torch.Tensor:
+        if lengths == "same":
+            x[0, :, columns] = theirs[:, columns]
+        else:
+            x[0, -1, columns] = theirs[-1, columns]
+        return x
+
+    patched = hooked_run(model, target.input_ids.tolist(), {projection: patch})[0][-1]
+    a, b = plain_last_logprobs(model, source), plain_last_logprobs(model, target)
+    want = moved(a, b, patched)
+    got = w.patch_effect(layer, head)
+    assert want["pa"] != want["pb"], "the prompts must predict different tokens"
+    assert abs(want["ld"]["patched"] - want["ld"]["target"]) > 1e-3, "the head must move something"
+    assert got["positions"] == ("all" if lengths == "same" else "last")
+    assert got["logit_diff"] == pytest.approx(want["ld"], abs=1e-4)
+    span = want["ld"]["source"] - want["ld"]["target"]
+    assert got["fraction"] == pytest.approx(want["fraction"], abs=2e-4 / span)
+
+
+def test_patch_follows_the_selection_and_the_pair(patch_prompts: list[attnwidget.Extraction]) -> None:
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    w = CompareWidget(patch_prompts)
+    assert (w.patching, w.patch_pair, w._patch) == (False, [0, 1], {})
+    w.layer, w.head = 1, 2  # nothing computed while patching is off
+    assert w._patch == {}
+    w.patching = True
+    assert (w._patch["info"]["layer"], w._patch["info"]["head"], w._patch["info"]["pair"]) == (1, 2, [0, 1])
+    w._handle_select_message(w, {"kind": "select", "source": "head-diff", "layer": 0, "head": 3}, [])
+    assert (w._patch["info"]["layer"], w._patch["info"]["head"]) == (0, 3)
+    w.patch_pair = [3, 1]
+    assert w._patch["info"]["pair"] == [3, 1] and w._patch["info"]["positions"] == "last"
+    shown = w._patch
+    w.patch_pair = [0, 1]
+    w.patch_pair = [3, 1]
+    assert w._patch is shown, "a patch already computed is kept, not computed again"
+    json_part, paths, _buffers = _remove_buffers(w.get_state())
+    assert ["_patch", "data"] in paths and not floats_in(json_part), "numbers must travel as bytes"
+    w.patching = False
+    assert w._patch == {}
+    started = CompareWidget(patch_prompts, layer=1, head=1, patch_pair=(2, 0), patching=True)
+    assert (started._patch["info"]["layer"], started._patch["info"]["pair"]) == (1, [2, 0])
+    assert started.patch_effect()["pair"] == [2, 0] and started.patch_effect(pair=[0, 2])["pair"] == [0, 2]
+
+
+def test_patch_bad_inputs_are_one_line_errors(patch_prompts: list[attnwidget.Extraction]) -> None:
+    w = CompareWidget(patch_prompts[:2])
+    cases: list[tuple[Any, str]] = [
+        (
+            lambda: setattr(w, "patch_pair", [1, 1]),
+            r"patch_pair must be two different prompt indices in 0\.\.1, got \[1, 1\]",
+        ),
+        (lambda: setattr(w, "patch_pair", [0, 2]), r"patch_pair must be .* in 0\.\.1, got \[0, 2\]"),
+        (lambda: setattr(w, "patch_pair", [0, True]), r"patch_pair must be .*, got \[0, True\]"),
+        (lambda: setattr(w, "patch_pair", "AB"), r"patch_pair must be .*, got 'AB'"),
+        (lambda: setattr(w, "patching", "yes"), r"patching must be True or False, got 'yes'"),
+        (lambda: w.patch_effect(2, 0), r"layer must be an int in 0\.\.1 \(this model has 2 layers\), got 2"),
+        (lambda: w.patch_effect(0, 6), r"head must be an int in 0\.\.5 \(each layer has 6 heads\), got 6"),
+        (lambda: w.patch_effect(0, 0, pair=[0, 2]), r"patch_pair must be .* in 0\.\.1, got \[0, 2\]"),
+        (lambda: CompareWidget(patch_prompts, patch_pair=[4, 0]), r"patch_pair must be .* in 0\.\.3, got \[4, 0\]"),
+    ]
+    for call, message in cases:
+        with pytest.raises(traitlets.TraitError, match=message) as error:
+            call()
+        assert "\n" not in str(error.value)
+    assert (w.patch_pair, w.patching) == ([0, 1], False)
+
+
+def test_patch_unavailable_says_why(bert_tokenizer: Any, llama: AttentionExtractor) -> None:
+    encoder = AttentionExtractor(model=tiny_model("bert"), tokenizer=bert_tokenizer)
+    w = CompareWidget(encoder.extract_batch(["the cat sat", "the dog ran"]))
+    # Said at once (no click needed), for any head, in the engine's words.
+    reason = w._patch["info"]["unavailable"]
+    assert reason and "not a causal language model" in reason and w._patch["data"] == b""
+    w.layer = 1
+    assert w._patch["info"]["layer"] == 1 and w._patch["info"]["unavailable"] == reason
+    with pytest.raises(ValueError, match="not a causal language model"):
+        w.patch_effect(0, 0)
+    # Two models of one shape: the engine refuses to patch across them.
+    other = AttentionExtractor(model=perturbed("llama"), tokenizer=bert_tokenizer)
+    two = CompareWidget([llama.extract_activations("the cat sat"), other.extract_activations("the dog ran")])
+    assert two._patch == {}
+    two.patching = True
+    assert "same model" in two._patch["info"]["unavailable"]

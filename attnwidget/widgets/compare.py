@@ -5,7 +5,9 @@ Each prompt gets a panel (its tokens and the selected head's map, the same views
 layer, head, pinned and hovered token are synced traits shared by every panel. When the prompts have the
 same number of tokens a difference map (``diff_pair[1]`` minus ``diff_pair[0]``) is shown too. A layers ×
 heads grid and a sorted list show which heads change most between the prompts; the distances are defined
-in `attnwidget.analysis.differences`. Arrays travel as bytes in the format of `attnwidget.widgets.encode`.
+in `attnwidget.analysis.differences`. "Patch A → B" (`patching`, `patch_pair`) shows how much of prompt B's
+next-token prediction moves toward prompt A's when the selected head's output in B's run is taken from A's
+run (`attnwidget.widgets.patching`). Arrays travel as bytes in the format of `attnwidget.widgets.encode`.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from ..analysis.scores import SCORES, ScoreAccumulator
 from ..engine.extraction import Extraction
 from ..engine.extractor import shared_extractor
 from . import encode
+from . import patching as _patching
 from .attention import COLOR_SCALES
-from .base import BoundedInt, Checked, Choice, WidgetBase
+from .base import BoundedInt, Checked, Choice, Recent, WidgetBase, invalid
 
 # Full-resolution maps of all prompts together get at most this many bytes (each prompt's map side shrinks
 # below encode.MAP_MAX_SIZE when there are many long prompts); with the thumbnails (THUMBNAIL_BUDGET in
 # all) every message stays under encode.MESSAGE_LIMIT.
 MAPS_BUDGET = 6 * 1024 * 1024
 RANKING_SIZE = 10
+# Encoded patches kept per (source, target, layer, head).
+PATCH_CACHE_SIZE = 64
 
 
 def map_side(seq_len: int, causal: bool, prompts: int) -> int:
@@ -63,7 +68,19 @@ class CompareWidget(WidgetBase):
         ``"stats"`` (length-independent scores); the map metrics need prompts of equal length.
         Default: ``"js"`` when the prompts have the same length, else ``"stats"``.
     diff_pair : the two prompts of the difference map (shows ``diff_pair[1] − diff_pair[0]``).
+    patch_pair : ``[a, b]``: "patch a → b" takes the selected head's output in prompt b's run from prompt a's
+        run. Default: the default `diff_pair`.
+    patching : compute "patch a → b" for the selected head (and again whenever the head or `patch_pair`
+        changes); the view's "patch" button sets it. `patch_effect` gives the same numbers at any time.
     labels : a short name for each prompt (default: A, B, C, ...).
+
+    Patching (standard activation patching; `attnwidget.widgets.patching`): B's run with head (layer, head)'s
+    output taken from A's run, at every position when the prompts have the same number of tokens, else at
+    the last position only. At the last position, with ``p_A`` and ``p_B`` the two runs' top next tokens and
+    ``LD = log p(p_A) − log p(p_B)`` (the logit difference), the fraction moved is
+    ``(LD_patched − LD_B) / (LD_A − LD_B)``: 0 nothing moved, 1 all the way to A's. When A and B predict the
+    same token it is undefined (None) and ``delta``, the change in that token's log-probability, says what
+    moved.
 
     Examples
     --------
@@ -71,6 +88,7 @@ class CompareWidget(WidgetBase):
     >>> a, b = extractor.extract_batch(["The cat sat on the mat", "The dog sat on the mat"])  # doctest: +SKIP
     >>> w = CompareWidget([a, b])                                                     # doctest: +SKIP
     >>> w.ranking(3)                                    # [(layer, head, score), ...]  # doctest: +SKIP
+    >>> w.patch_effect(5, 2)["fraction"]                # patch A → B for head 2 of layer 5  # doctest: +SKIP
     """
 
     _bundle = "compare"
@@ -94,6 +112,14 @@ class CompareWidget(WidgetBase):
     diff_pair = Checked(
         [0, 1], check="_check_diff_pair", help="[a, b]: the difference map shows prompt b minus prompt a."
     ).tag(sync=True)
+    patch_pair = Checked(
+        [0, 1],
+        check="_check_patch_pair",
+        help="[a, b]: 'patch a → b' takes the selected head's output in prompt b's run from prompt a's run.",
+    ).tag(sync=True)
+    patching = Checked(
+        False, check="_check_patching", help="Whether 'patch a → b' is computed for the selected head."
+    ).tag(sync=True)
 
     # ---- private, Python → views (byte layouts: attnwidget.widgets.encode) ---------------------------
     _info = traitlets.Dict().tag(sync=True)
@@ -105,6 +131,9 @@ class CompareWidget(WidgetBase):
     # float32 [len(metrics), layers, heads] and [prompts, len(stats), layers, heads].
     _head_diff = traitlets.Bytes(b"").tag(sync=True)
     _head_stats = traitlets.Bytes(b"").tag(sync=True)
+    # Patch patch_pair[0] → patch_pair[1] of the selected head (attnwidget.widgets.patching.encoded_patch),
+    # {} while `patching` is off (a model that cannot be patched says why whatever `patching` is).
+    _patch = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -116,9 +145,14 @@ class CompareWidget(WidgetBase):
         color_scale: str = "log",
         metric: str | None = None,
         diff_pair: Sequence[int] | None = None,
+        patch_pair: Sequence[int] | None = None,
+        patching: bool = False,
         labels: Sequence[str] | None = None,
     ) -> None:
         self._extractions = _validated(extractions)
+        self._patches: Recent[dict[str, Any]] = Recent(PATCH_CACHE_SIZE)  # per (a, b, layer, head)
+        # Each prompt's next-token log-probabilities after its last token, the same for every patch.
+        self._last_logprobs: dict[int, np.ndarray] = {}
         self._labels = _validated_labels(labels, len(self._extractions))
         self._diffs, thumbnails = self._one_pass()
         self._checks_ready = True
@@ -132,12 +166,15 @@ class CompareWidget(WidgetBase):
                 "color_scale": color_scale,
                 "metric": self._diffs.metrics[0] if metric is None else metric,
                 "diff_pair": self._default_pair() if diff_pair is None else diff_pair,
+                "patch_pair": self._default_pair() if patch_pair is None else patch_pair,
+                "patching": patching,
             }.items()
         }
         super().__init__(
             **self._static_state(thumbnails),
             **selection,
             _maps=self.encoded_maps(selection["layer"], selection["head"]),
+            _patch=self._wanted_patch(**{k: selection[k] for k in ("layer", "head", "patch_pair", "patching")}),
         )
 
     # ---- state built once ---------------------------------------------------------------------------
@@ -217,7 +254,7 @@ class CompareWidget(WidgetBase):
     def _metrics(self) -> tuple[str, ...]:
         return self._diffs.metrics
 
-    def _check_diff_pair(self, value: Any) -> list[int]:
+    def _check_pair(self, name: str, value: Any) -> list[int]:
         count = len(self._extractions)
         ok = (
             isinstance(value, (list, tuple))
@@ -227,8 +264,19 @@ class CompareWidget(WidgetBase):
             and value[0] != value[1]
         )
         if not ok:
-            raise ValueError(f"diff_pair must be two different prompt indices in 0..{count - 1}, got {value!r}")
+            raise ValueError(str(invalid(name, f"two different prompt indices in 0..{count - 1}", value)))
         return [int(value[0]), int(value[1])]
+
+    def _check_diff_pair(self, value: Any) -> list[int]:
+        return self._check_pair("diff_pair", value)
+
+    def _check_patch_pair(self, value: Any) -> list[int]:
+        return self._check_pair("patch_pair", value)
+
+    def _check_patching(self, value: Any) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(str(invalid("patching", "True or False", value)))
+        return bool(value)
 
     # ---- what the views show for a selection (pure) -----------------------------------------------------
     def encoded_maps(self, layer: int, head: int) -> list[dict[str, Any]]:
@@ -244,11 +292,49 @@ class CompareWidget(WidgetBase):
             maps.append({"info": info, "data": encoded["data"]})
         return maps
 
+    def encoded_patch(self, layer: int, head: int, pair: Sequence[int] | None = None) -> dict[str, Any]:
+        """Head (layer, head) patched from prompt a into prompt b (`pair` ``[a, b]``, default `patch_pair`), as
+        the views receive it in ``_patch`` (`attnwidget.widgets.patching.encoded_patch`). Kept per (a, b, layer,
+        head)."""
+        layer, head, (a, b) = self._checked_patch_args(layer, head, pair)
+        source, target = self._extractions[a], self._extractions[b]
+        return self._patches.get(
+            (a, b, layer, head),
+            lambda: _patching.encoded_patch(source, target, [a, b], layer, head, self._unpatched(a, b)),
+        )
+
+    def _unpatched(self, a: int, b: int) -> _patching.Unpatched:
+        """Prompts a's and b's log-probabilities after their last token (None for a model without logits)."""
+        if self._extractions[0].predictor is None:
+            return None
+        for index in (a, b):
+            if index not in self._last_logprobs:
+                self._last_logprobs[index] = _patching.last_logprobs(self._extractions[index])
+        return self._last_logprobs[a], self._last_logprobs[b]
+
+    def _checked_patch_args(self, layer: Any, head: Any, pair: Any) -> tuple[int, int, list[int]]:
+        traits = self.traits()
+        checked_pair = traits["patch_pair"].validate(self, self.patch_pair if pair is None else pair)
+        return traits["layer"].validate(self, layer), traits["head"].validate(self, head), checked_pair
+
+    def _wanted_patch(self, layer: int, head: int, patch_pair: list[int], patching: bool) -> dict[str, Any]:
+        """What ``_patch`` holds for this state: the patch while `patching` is on, else nothing, unless the
+        model cannot be patched at all (that is said at once, without waiting for a click)."""
+        if patching or self._extractions[0].predictor is None:
+            return self.encoded_patch(layer, head, patch_pair)
+        return {}
+
     @traitlets.observe("layer", "head")
     def _on_head_change(self, _change: dict[str, Any]) -> None:
         shown = self._maps[0]["info"] if self._maps else {}
         if (shown.get("layer"), shown.get("head")) != (self.layer, self.head):
             self.apply({"_maps": self.encoded_maps(self.layer, self.head)})
+
+    @traitlets.observe("layer", "head", "patch_pair", "patching")
+    def _on_patch_change(self, _change: dict[str, Any]) -> None:
+        wanted = self._wanted_patch(self.layer, self.head, self.patch_pair, self.patching)
+        if wanted is not self._patch and wanted != self._patch:
+            self.apply({"_patch": wanted})
 
     # ---- read-outs ------------------------------------------------------------------------------------
     @property
@@ -268,6 +354,27 @@ class CompareWidget(WidgetBase):
     def ranking(self, k: int | None = RANKING_SIZE) -> list[tuple[int, int, float]]:
         """(layer, head, score) of the `k` heads that change most under the current `metric`, largest first."""
         return self._diffs.ranking(self.metric, k)
+
+    def patch_effect(
+        self, layer: int | None = None, head: int | None = None, pair: Sequence[int] | None = None
+    ) -> dict[str, Any]:
+        """How far patching head (layer, head) (default: the selected one) from prompt a into prompt b (`pair`
+        ``[a, b]``, default `patch_pair`) moves b's prediction toward a's: what the view shows, in float64 (see
+        the class docstring for the definition).
+
+        Returns ``{"pair": [a, b], "layer", "head", "positions": "all" | "last", "source_top", "target_top"
+        (a's and b's top next tokens), "source_top_id", "target_top_id", "same_top", "fraction" (None when
+        the tops are the same), "logit_diff": {"source", "target", "patched"} (None when the same),
+        "logprobs": {"source_top": {"source", "target", "patched"}, "target_top": {...}}, "delta",
+        "top_before", "top_after": [(text, probability)] × 5}`` (b's top next tokens before and after).
+        A model that cannot be patched (an encoder) raises the engine's ValueError.
+        """
+        layer, head, (a, b) = self._checked_patch_args(
+            self.layer if layer is None else layer, self.head if head is None else head, pair
+        )
+        source, target = self._extractions[a], self._extractions[b]
+        effect = _patching.patch_effect(source, target, layer, head, unpatched=self._unpatched(a, b))
+        return {"pair": [a, b], **effect}
 
 
 def _validated(extractions: Any) -> list[Extraction]:

@@ -1,8 +1,8 @@
 // The synced traits of attnwidget/widgets/compare.py (CompareWidget), mirrored; tests/test_architecture.py
 // holds `CompareTraits` to exactly the traits Python syncs. Byte layouts: attnwidget/widgets/encode.py, the
-// numbers: attnwidget/analysis/differences.py.
+// numbers: attnwidget/analysis/differences.py; the patch: attnwidget/widgets/patching.py.
 import type { AnyModel } from "@anywidget/types";
-import type { AttentionMapInfo, Bytes, ColorScale, Encoded } from "../model";
+import type { AttentionMapInfo, Bytes, ColorScale, Encoded, Nothing } from "../model";
 
 export type Metric = "js" | "tv" | "stats";
 
@@ -27,6 +27,38 @@ export interface CompareInfo {
   ranking_size: number;
 }
 
+/** What `_patch` describes (attnwidget/widgets/patching.py): head (layer, head) of prompt pair[0] (A)
+ * patched into prompt pair[1] (B)'s run, read after the last token. */
+export interface PatchInfo {
+  pair: [number, number];
+  layer: number;
+  head: number;
+  /** "all": every position patched (same token count); "last": B's last position from A's last. */
+  positions: "all" | "last";
+  source_position: number;
+  target_position: number;
+  /** A's and B's top next tokens (visible text) and ids. */
+  source_top: string;
+  target_top: string;
+  source_top_id: number;
+  target_top_id: number;
+  same_top: boolean;
+  /** Token ids of the rows (A's top first, then B's top, then B's top-k before and after). */
+  ids: number[];
+  /** Rows of B's top-k before and after the patch, most likely first. */
+  before: number[];
+  after: number[];
+  k: number;
+  /** Why nothing can be patched (an encoder predicts no next token); null otherwise. */
+  unavailable: string | null;
+}
+
+/** `_patch`: data float32 [5 + 3 × rows]: fraction moved (NaN: undefined), LD in A, B, B patched (NaN when
+ * the tops are the same), Δ log-prob of B's top; then per row its log-prob in A, B and B patched. */
+export interface EncodedPatch extends Encoded<PatchInfo> {
+  tokens: string[];
+}
+
 export interface CompareTraits {
   layer: number;
   head: number;
@@ -37,6 +69,10 @@ export interface CompareTraits {
   metric: Metric;
   /** [a, b]: the difference map shows prompt b minus prompt a. */
   diff_pair: [number, number];
+  /** [a, b]: "patch a → b" takes the selected head's output in b's run from a's run. */
+  patch_pair: [number, number];
+  /** Whether Python computes the patch for the selected head (the "patch" button). */
+  patching: boolean;
   _info: CompareInfo;
   _tokens: string[][];
   /** Per prompt: uint8 [layers, heads, T, T], weight = (q / 255)². */
@@ -47,6 +83,8 @@ export interface CompareTraits {
   _head_diff: Bytes;
   /** float32 [prompts, stats.length, layers, heads]. */
   _head_stats: Bytes;
+  /** The selected head patched from patch_pair[0] into patch_pair[1]; {} while `patching` is off. */
+  _patch: EncodedPatch | Nothing;
 }
 
 export type CompareModel = AnyModel<CompareTraits>;
