@@ -1,6 +1,7 @@
 // CompareWidget's views (its traits: compare/model.ts): one panel per prompt (token strip and heatmap, the
-// single-prompt views over a PanelModel), the difference map when lengths match, and the per-head
-// differences with their ranking. Every panel shares the selection held by the compare model.
+// single-prompt views over a PanelModel), the difference map when lengths match, the per-head differences
+// with their ranking, and "patch A → B" of the selected head beside them. Every panel shares the selection
+// held by the compare model.
 import "./widget.css";
 import "./compare.css";
 import type { AnyWidget } from "@anywidget/types";
@@ -9,6 +10,7 @@ import { createHeadDiff } from "./compare/headDiff";
 import { comparablePairs } from "./compare/logic";
 import type { CompareModel, CompareTraits } from "./compare/model";
 import { PanelModel } from "./compare/panelModel";
+import { createPatching } from "./compare/patching";
 import { el } from "./dom";
 import { Selection } from "./selection";
 import { modelShape, renderShell, widgetHeader } from "./shell";
@@ -45,6 +47,12 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
     const headDiff = createHeadDiff({ model, selections, theme, lifetime });
     views.push(headDiff);
     bottom.append(headDiff.root);
+    // "Patch A → B" goes in a column beside the head grid (where the widget has room, it adds no height), or
+    // after the difference map when that is down here too (three prompts or more).
+    const patching = createPatching({ model, selection: selections[0], lifetime });
+    views.push(patching);
+    const side = el("div", "aw-compare-side");
+    side.append(patching.root);
     if (comparablePairs(info.seq_lens).length) {
       const diff = createCompareDiff({ model, panels, selections, theme, lifetime });
       views.push(diff);
@@ -62,12 +70,14 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
       // Two prompts: the difference is a third column beside them, at the same size; more: below.
       if (count === 2) {
         panelRow.append(column);
+        bottom.append(side);
       } else {
-        bottom.append(column);
+        bottom.append(column, patching.root);
       }
     } else {
       const why = "The prompts have different numbers of tokens: no difference map (head differences use length-independent statistics).";
-      bottom.append(el("div", "aw-hint aw-compare-nodiff", why));
+      side.append(el("div", "aw-hint aw-compare-nodiff", why));
+      bottom.append(side);
     }
     root.append(header, panelRow, bottom);
     return views;
