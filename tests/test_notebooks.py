@@ -16,6 +16,7 @@ TUTORIALS = [
     "02_compare_phrasings.ipynb",
     "03_heads_and_neurons.ipynb",
     "04_what_heads_write.ipynb",
+    "05_interventions.ipynb",
 ]
 
 
