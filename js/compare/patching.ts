@@ -149,8 +149,6 @@ export function createPatching({ model, selection, lifetime }: PatchingContext):
     const { fill: share, beyond } = fractionBar(n.fraction);
     bar.hidden = false;
     fill.style.width = `${100 * share}%`;
-    bar.classList.toggle("is-below", beyond === "below");
-    bar.classList.toggle("is-above", beyond === "above");
     track.title = `fraction moved ${n.fraction.toPrecision(5)}${beyond === "below" ? ` (below 0: ${b}'s prediction moved away from ${a}'s)` : beyond === "above" ? ` (above 1: past ${a}'s)` : ""}`;
     scaleLeft.textContent = beyond === "below" ? `◂ 0 (moved away)` : `0: ${b}'s own`;
     scaleRight.textContent = beyond === "above" ? `1 (went past) ▸` : `1: all the way to ${a}'s`;
@@ -206,8 +204,8 @@ export function createPatching({ model, selection, lifetime }: PatchingContext):
     status.hidden = !message;
     button.disabled = state === "unavailable" || (!kernel && !on);
     pairSelect.disabled = state === "unavailable";
-    // A patch of another head stays in view, dimmed, until the new one arrives.
-    result.hidden = !numbers || !(state === "shown" || state === "computing" || state === "no-kernel");
+    // While Python computes, the previous patch stays in view, dimmed (no jump); without a kernel none is coming.
+    result.hidden = !numbers || !(state === "shown" || state === "computing");
     result.classList.toggle("is-stale", state !== "shown");
     if (!numbers || result.hidden) return;
     const sa = labels[numbers.info.pair[0]];
