@@ -331,25 +331,130 @@ def test_head_effects_show_progress(extractor: AttentionExtractor, capsys: pytes
     assert "head effects" not in capsys.readouterr().err
 
 
-def test_an_interrupt_leaves_nothing_changed(extractor: AttentionExtractor, monkeypatch: pytest.MonkeyPatch) -> None:
+def hooked_modules(model: Any) -> list[Any]:
+    return [m for m in model.modules() if m._forward_pre_hooks or m._forward_hooks]
+
+
+def test_an_interrupt_leaves_nothing_changed(extractor: AttentionExtractor) -> None:
     result = extractor.extract_activations(PROMPT)
     expected = result.head_effects(progress=False)
     before = snapshot(extractor, result)
-    real = interventions._batch_row
-    calls = []
+    model = extractor.model
+    block = blocks(model)[1]
+    seen: list[list[Any]] = []
 
-    def interrupted(*args: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 2:  # inside a re-run, with the hooks on
+    def interrupt(module: Any, _args: Any) -> None:
+        seen.append([m for m in hooked_modules(model) if m is not module])
+        if len(seen) == 2:  # the second re-run (of layer 1), inside it: its hooks are on
             raise KeyboardInterrupt
-        return real(*args)
 
-    monkeypatch.setattr(interventions, "_batch_row", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        result.head_effects(progress=False)
-    monkeypatch.setattr(interventions, "_batch_row", real)
+    handle = block.register_forward_pre_hook(interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            result.head_effects(progress=False)
+    finally:
+        handle.remove()
+    assert seen[-1], "the interrupt came before the re-run's hooks were on"
     assert_unchanged(extractor, result, before)
     np.testing.assert_array_equal(result.head_effects(progress=False), expected)
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_iter_head_effects_yields_every_layer_in_order(extractor: AttentionExtractor, mode: str) -> None:
+    result = extractor.extract_activations(PROMPT)
+    layers = interventions.iter_head_effects(result, -2, "the", mode)
+    rows = list(layers)
+    assert [layer for layer, _ in rows] == list(range(result.num_layers))
+    for _layer, row in rows:
+        assert row.dtype == np.float64 and row.shape == (result.num_heads,)
+    expected = result.head_effects(position=-2, target="the", mode=mode, progress=False)
+    np.testing.assert_array_equal(np.stack([row for _, row in rows]), expected)
+    # the target the effects are for, as a caller keys them
+    target_id = extractor.tokenizer.convert_tokens_to_ids("the")
+    assert interventions.head_effects_target(result, -2, "the") == (result.seq_len - 2, target_id)
+    top = int(np.argmax(result.ablate().logprobs(3)))
+    assert interventions.head_effects_target(result, 3) == (3, top)
+    np.testing.assert_array_equal(
+        np.stack([row for _, row in interventions.iter_head_effects(result, 3, top)]),
+        result.head_effects(position=3, progress=False),
+    )
+
+
+def test_iter_head_effects_checks_its_arguments_at_the_call(extractor: AttentionExtractor, bert_tokenizer: Any) -> None:
+    result = extractor.extract_activations(PROMPT)
+    encoder = AttentionExtractor(model=tiny_model("bert"), tokenizer=bert_tokenizer).extract_activations(PROMPT)
+    cases: list[tuple[Any, type, str]] = [
+        (lambda: interventions.iter_head_effects(result, position=99), IndexError, r"position 99 is out of range"),
+        (lambda: interventions.iter_head_effects(result, position=1.5), TypeError, r"position must be an int"),
+        (lambda: interventions.iter_head_effects(result, mode="patch"), ValueError, r"mode must be one of"),
+        (lambda: interventions.iter_head_effects(result, target="the cat"), ValueError, r"not one"),
+        (lambda: interventions.iter_head_effects(encoder), ValueError, r"not a causal language model"),
+        (lambda: interventions.head_effects_target(result, position=-99), IndexError, r"position -99 is out"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()  # no next(): the call itself raises
+
+
+def test_closing_iter_head_effects_early_leaves_no_hooks(extractor: AttentionExtractor) -> None:
+    result = extractor.extract_activations(PROMPT)
+    expected = result.head_effects(progress=False)
+    before = snapshot(extractor, result)
+    layers = interventions.iter_head_effects(result)
+    layer, row = next(layers)
+    assert layer == 0
+    np.testing.assert_array_equal(row, expected[0])
+    assert not hooked_modules(extractor.model)  # between layers: no hooks on the model
+    layers.close()
+    with pytest.raises(StopIteration):
+        next(layers)
+    assert_unchanged(extractor, result, before)
+    unfinished = interventions.iter_head_effects(result)
+    next(unfinished)
+    del unfinished  # dropped half way
+    assert_unchanged(extractor, result, before)
+
+
+def test_head_effects_cut_the_positions_after_the_one_read(extractor: AttentionExtractor) -> None:
+    """Positions after the one read are cut from the re-runs (also a padded row's padding); the effects are
+    those of single ablations of the whole prompt."""
+    result = extractor.extract_activations(PROMPT)
+    run = interventions._HeadEffectsRun(result, 3)
+    assert run.length == 4
+    assert interventions._HeadEffectsRun(result, result.seq_len - 1).length == result.seq_len
+    batch = extractor.extract_batch([SHORT, PROMPT])
+    short = batch[0]
+    assert interventions._HeadEffectsRun(short, short.seq_len - 1).length == short.seq_len  # padding cut
+    for position in (1, -1):
+        effects = short.head_effects(position=position, progress=False)
+        for layer, head in [(0, 0), (1, result.num_heads - 1)]:
+            single = short.ablate(heads=[(layer, head)]).effect(position=position)["delta"]
+            assert effects[layer, head] == pytest.approx(single, abs=2e-6)
+    fresh = AttentionExtractor(model_name=extractor.model_name, model=extractor.model, tokenizer=extractor.tokenizer)
+    np.testing.assert_allclose(
+        short.head_effects(position=1, progress=False),
+        fresh.extract_activations(SHORT).head_effects(position=1, progress=False),
+        atol=ATOL,
+    )
+
+
+def test_call_arguments_of_unknown_layout_are_not_cut() -> None:
+    block = torch.nn.Linear(2, 2)  # forward(input): no named arguments beyond the hidden state
+    mask = torch.ones(1, 1, 6, 6, dtype=torch.bool)
+    _args, kwargs = interventions._cut_positions(block, ((), {"attention_mask": mask, "use_cache": False}), 6, 4)
+    assert kwargs["attention_mask"].shape == (1, 1, 4, 4) and kwargs["use_cache"] is False
+    cos = torch.zeros(1, 6, 6)  # head_dim equal to the length: only the positions' dimension is cut
+    _args, kwargs = interventions._cut_positions(block, ((), {"position_embeddings": (cos, cos)}), 6, 4)
+    assert [tuple(t.shape) for t in kwargs["position_embeddings"]] == [(1, 4, 6), (1, 4, 6)]
+    for unknown in (
+        {"alibi": torch.zeros(1, 2, 6)},  # positions in an unknown argument
+        {"attention_mask": torch.zeros(1, 6, 6)},  # a known one in an unknown layout
+        {"attention_mask": torch.zeros(1, 1, 5, 5)},  # not this length
+        {"cache": object()},
+    ):
+        assert interventions._cut_positions(block, ((), unknown), 6, 4) is None
+    kept = torch.zeros(1, 2, 3)  # no dimension of the length: kept as it is
+    assert interventions._cut_positions(block, ((kept,), {}), 6, 4) == ((kept,), {})
 
 
 # ---- bad input ------------------------------------------------------------------------------------------------
@@ -407,3 +512,8 @@ def test_smollm2_ablation_and_head_effects(smollm2: AttentionExtractor) -> None:
     for layer, head in [(0, 0), (29, 8)]:
         single = result.ablate(heads=[(layer, head)]).effect(target=" Paris")["delta"]
         assert effects[layer, head] == pytest.approx(single, abs=1e-4)
+    # an earlier position: the re-runs are cut to the positions up to it
+    early = dict(interventions.iter_head_effects(result, position=2))
+    for layer, head in [(0, 4), (15, 2), (29, 0)]:
+        single = result.ablate(heads=[(layer, head)]).effect(position=2)["delta"]
+        assert early[layer][head] == pytest.approx(single, abs=1e-4)

@@ -14,14 +14,17 @@ The output projection of each layer is found once per model by the replay machin
 replay of the block up to its attention call, which names the projection from the heads' width to hidden).
 
 `head_effects` ablates every head alone: the heads of one layer share one re-run, as a batch of `heads`
-copies of the prompt, each with its own head ablated. Hooks are removed whatever happens (an interrupt
-too); neither the model nor the extraction is changed.
+copies of the prompt, each with its own head ablated; `iter_head_effects` hands the layers over one at a time
+(a live view). Those re-runs read one position only, so they skip exactly the work nothing reads
+(`_HeadEffectsRun`). Hooks are removed whatever happens (an interrupt too); neither the model nor the
+extraction is changed.
 """
 
 from __future__ import annotations
 
+import inspect
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attribution import _device_of, _replay, _row_dispatch, _RowState, resolve_token
+from .attribution import _cut_rows, _device_of, _replay, _row_dispatch, _RowState, _structure, resolve_token
 from .capture import LayerSource, _in_out_features
 from .lens import find_final_norm
 
@@ -440,32 +443,196 @@ def patch(target: Any, source: Any, heads: Any, neurons: Any, positions: Any) ->
     return Intervention(target, _finish(target, edits, first), chosen_heads, chosen_neurons, "patch")
 
 
-def head_effects(extraction: Any, position: Any, target: Any, mode: Any, progress: bool = True) -> np.ndarray:
-    """`Extraction.head_effects`."""
-    from tqdm.auto import tqdm
+# ---- head effects ---------------------------------------------------------------------------------------------
+# Call arguments of a block that index positions, by parameter name: for each number of dimensions, which
+# dimensions (counted from the end) are positions. A head-effects re-run cuts them to the positions it needs.
+_POSITION_DIMS: dict[str, dict[int, tuple[int, ...]]] = {
+    "attention_mask": {4: (-2, -1), 2: (-1,)},  # [batch, heads, query, key] or [batch, key]
+    "position_ids": {2: (-1,), 1: (-1,)},
+    "cache_position": {1: (-1,)},
+    "position_embeddings": {3: (-2,)},  # (cos, sin), each [batch, positions, dim]
+}
 
-    predictor = _require_predictor(extraction)
-    mode = _check_mode(mode)
+
+class _Uncuttable(Exception):
+    """A call argument that may hold positions in a layout `_cut_positions` does not know."""
+
+
+def _cut_value(value: Any, name: str | None, length: int, keep: int) -> Any:
+    """`value` (a call argument named `name`) with its position dimensions cut from `length` to `keep`."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_cut_value(v, name, length, keep) for v in value)
+    if not isinstance(value, torch.Tensor):
+        raise _Uncuttable  # a cache or other object: it may hold positions too
+    dims = _POSITION_DIMS.get(name or "", {}).get(value.dim())
+    if dims is None:
+        if length in value.shape[1:]:  # an argument with an unknown layout that may index positions
+            raise _Uncuttable
+        return value
+    if any(value.shape[d] != length for d in dims):
+        raise _Uncuttable
+    for d in dims:
+        value = value.narrow(d, 0, keep)
+    return value
+
+
+def _cut_positions(block: nn.Module, call: Any, length: int, keep: int) -> Any:
+    """A block's recorded (args, kwargs) for the first `keep` of its `length` positions, or None where an
+    argument cannot be cut consistently (then the re-run keeps every position)."""
+    args, kwargs = call
+    try:
+        parameters = list(inspect.signature(block.forward).parameters.values())[1:]  # after hidden_states
+    except (TypeError, ValueError):
+        return None
+    positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    try:
+        cut_args = tuple(
+            _cut_value(value, positional[i] if i < len(positional) else None, length, keep)
+            for i, value in enumerate(args)
+        )
+        cut_kwargs = {name: _cut_value(value, name, length, keep) for name, value in kwargs.items()}
+    except _Uncuttable:
+        return None
+    return cut_args, cut_kwargs
+
+
+def _expanding_edit_hook(edits: list[_Edit], copies: int) -> Any:
+    """`_edit_hook` for a projection that receives one prompt and hands on `copies` of it, each edited."""
+    edit = _edit_hook(edits)
+
+    def hook(module: nn.Module, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+        x = inputs[0]
+        return edit(module, (x.expand(copies, *x.shape[1:]), *inputs[1:]))  # type: ignore[no-any-return]
+
+    return hook
+
+
+class _HeadEffectsRun:
+    """The re-runs of one `head_effects` call: blocks `first`..L-1 on `copies` copies of the prompt, each
+    with one head of layer `first` ablated, reading the last block's output at `position` only.
+
+    Exact savings over `_rerun` (each is the model's own computation on the rows that are read):
+      * block `first` runs on one copy up to its output projection (its input, norm, query/key/value and
+        attention are the same for every copy); the projection's input is expanded to the copies there, and
+        the block's residual addition broadcasts;
+      * causal attention: no position after `position` reaches it, so positions after it are cut from the
+        run when the recorded call arguments can be cut consistently (`_cut_positions`);
+      * the last block computes its query projection, attention output projection and MLP for the row
+        `position` only (attribution's `_cut_rows`); its keys and values still cover every position.
+    """
+
+    def __init__(self, extraction: Any, position: int) -> None:
+        source: LayerSource = extraction.layers
+        self.source = source
+        self.recorded = source.recording.get()
+        self.blocks = source.replayer.blocks
+        self.batch_index = extraction.batch_index
+        self.position = position
+        batch, length = int(self.recorded.residual.shape[0]), int(self.recorded.residual.shape[2])
+        calls = [
+            _batch_row(self.recorded.block_calls[layer], batch, self.batch_index) for layer in range(len(self.blocks))
+        ]
+        cut = [_cut_positions(block, call, length, position + 1) for block, call in zip(self.blocks, calls)]
+        if all(call is not None for call in cut):
+            calls, self.length = cut, position + 1
+        else:
+            self.length = length
+        self.calls = calls
+        model = source.replayer.model
+        structure = _structure(model)
+        last = len(self.blocks) - 1
+        self.hidden_size = int(model.config.hidden_size)
+        # The last block's modules that work row by row and run on the position's row only.
+        self.row_modules = [
+            module
+            for module in (structure.queries[last], _output_projection(source, last)[0], structure.mlps[last])
+            if module is not None
+        ]
+
+    def rows(self, first: int, copies: int, edits: dict[nn.Module, list[_Edit]]) -> torch.Tensor:
+        """The last block's output at `position` [copies, hidden], `edits` applied in block `first`."""
+        block = self.blocks[first]
+        hidden = self.recorded.block_input(first, _device_of(block))[self.batch_index : self.batch_index + 1]
+        hidden = hidden[:, : self.length]
+        handles = [
+            module.register_forward_pre_hook(_expanding_edit_hook(chosen, copies)) for module, chosen in edits.items()
+        ]
+        state = _RowState(position=self.position, batch_index=0, hidden_size=self.hidden_size, mode="block")
+        try:
+            for module in self.row_modules:
+                _cut_rows(module, state, None)
+            with torch.inference_mode():
+                for layer in range(first, len(self.blocks)):
+                    args, kwargs = self.calls[layer]
+                    output = self.blocks[layer](hidden.to(_device_of(self.blocks[layer])), *args, **kwargs)
+                    hidden = output[0] if isinstance(output, tuple) else output
+        finally:
+            for handle in handles + state.handles:
+                handle.remove()
+        if hidden.shape[0] != copies:
+            raise ValueError(f"block {first} did not hand on the {copies} copies its output projection received")
+        return hidden[:, self.position]
+
+
+def head_effects_target(extraction: Any, position: Any = -1, target: Any = None) -> tuple[int, int]:
+    """(position in 0..seq_len-1, target token id): what `head_effects(extraction, position, target)` measures,
+    `target` being resolved, or the unmodified run's top prediction after `position` when None. Raises as
+    `head_effects` does for a bad position or target, or a model that predicts no next token."""
+    position, target_id, _before = _effects_target(extraction, position, target)
+    return position, target_id
+
+
+def _effects_target(extraction: Any, position: Any, target: Any) -> tuple[int, int, float]:
+    """(position, target id, the target's log-probability in the unmodified run)."""
+    _require_predictor(extraction)
     position = _index(position, extraction.seq_len, "position", "this prompt's token count")
     before = _before_logprobs(extraction, position)
     target_id = _target_id(extraction, before, target)
+    return position, target_id, float(before[target_id])
+
+
+def iter_head_effects(
+    extraction: Any, position: Any = -1, target: Any = None, mode: Any = "zero"
+) -> Iterator[tuple[int, np.ndarray]]:
+    """`head_effects` one layer at a time: (layer, float64 [heads]) for layers 0..L-1 in order. The arguments
+    are checked at the call, before any layer is computed (a bad one raises here, not at the first `next`).
+    Hooks are on the model only while a layer's re-run runs: a generator closed early leaves none behind."""
+    _require_predictor(extraction)
+    mode = _check_mode(mode)
+    position, target_id, before = _effects_target(extraction, position, target)
     _check_final_norm(extraction)
+    run = _HeadEffectsRun(extraction, position)  # finds the model's heads (or says why it cannot) now
+    return _layer_effects(extraction, run, target_id, before, mode)
+
+
+def _layer_effects(
+    extraction: Any, run: _HeadEffectsRun, target_id: int, before: float, mode: str
+) -> Iterator[tuple[int, np.ndarray]]:
     source: LayerSource = extraction.layers
-    b, length = extraction.batch_index, extraction.seq_len
-    layers, num_heads = extraction.num_layers, extraction.num_heads
-    effects = np.zeros((layers, num_heads), dtype=np.float64)
-    with tqdm(total=layers * num_heads, desc="head effects", unit="head", disable=not progress, leave=False) as bar:
-        for layer in range(layers):
-            projection, heads = _output_projection(source, layer)
-            means = _clean_input(source, b, projection, layer)[:length].mean(0) if mode == "mean" else None
-            chosen = []
-            for head in range(heads):
-                columns = _head_columns(projection, heads, head)
-                values = None if means is None else means[columns]
-                chosen.append(_Edit(columns=columns, values=values, row=head))
-            output = _rerun(source, b, heads, {projection: chosen}, layer)
-            rows = _final_rows(source, output[:, position])
-            after = log_probs(predictor, rows)[:, target_id].double().numpy()
-            effects[layer] = after - float(before[target_id])
-            bar.update(heads)
+    for layer in range(extraction.num_layers):
+        projection, heads = _output_projection(source, layer)
+        means = None
+        if mode == "mean":
+            means = _clean_input(source, extraction.batch_index, projection, layer)[: extraction.seq_len].mean(0)
+        chosen = []
+        for head in range(heads):
+            columns = _head_columns(projection, heads, head)
+            chosen.append(_Edit(columns=columns, values=None if means is None else means[columns], row=head))
+        rows = _final_rows(source, run.rows(layer, heads, {projection: chosen}))
+        after = log_probs(extraction.predictor, rows)[:, target_id].double().numpy()
+        yield layer, after - before
+
+
+def head_effects(extraction: Any, position: Any, target: Any, mode: Any, progress: bool = True) -> np.ndarray:
+    """`Extraction.head_effects`: the rows of `iter_head_effects` as float64 [layers, heads]."""
+    from tqdm.auto import tqdm
+
+    layers = iter_head_effects(extraction, position, target, mode)
+    effects = np.zeros((extraction.num_layers, extraction.num_heads), dtype=np.float64)
+    with tqdm(total=effects.size, desc="head effects", unit="head", disable=not progress, leave=False) as bar:
+        for layer, row in layers:
+            effects[layer] = row
+            bar.update(row.size)
     return effects
