@@ -19,6 +19,7 @@ import torch
 from ..analysis.scores import ScoreAccumulator, ScoreTable
 from . import attribution, interventions
 from .capture import LayerSource
+from .generation import GenerationRecord, Step
 from .lens import LensProjector, lens_arrays
 from .predictions import NextTokenPredictor
 
@@ -65,6 +66,8 @@ class Extraction:
         (after the nonlinearity and gate), computed when first read; None if the MLP could not be located.
     top_token_ids, top_probs : [seq, k] next-token predictions at each position, most likely first,
         computed on first read from `final_hidden` (the model's last hidden state); None for encoders.
+    generation : for a result of `AttentionExtractor.generate`, the steps as they were taken (see the
+        "generation" properties: `prompt_length`, `generated_tokens`, `step_probs`, ...); None otherwise.
 
     Attention and MLP neurons of a layer are recomputed from the model when asked (one block is run again
     on its recorded input), so the model must stay unchanged while its extractions are in use. The
@@ -86,6 +89,7 @@ class Extraction:
     _predictions: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _head_scores: ScoreTable | None = field(default=None, repr=False)
     lens: LensProjector | None = field(default=None, repr=False)
+    generation: GenerationRecord | None = field(default=None, repr=False)
 
     # ---- the recorded pass (rebuilt when the memory budget dropped it) ---------------------------------
     @property
@@ -190,6 +194,35 @@ class Extraction:
     def attention_weights(self) -> AttentionLayers:
         return AttentionLayers(self)
 
+    @overload
+    def attention_rows(self, positions: int) -> np.ndarray: ...
+    @overload
+    def attention_rows(self, positions: Sequence[int]) -> np.ndarray: ...
+
+    def attention_rows(self, positions: int | Sequence[int]) -> np.ndarray:
+        """Every head's attention row at query `positions`: float32 [layers, heads, seq] for one position,
+        [layers, heads, len(positions), seq] for several. Row p of each `attention(layer)`, computed without the
+        [seq, seq] maps: where every head looked from one token (for a generated token, from the position that
+        chose it: `step_position(step)`), at any prompt length."""
+        single = isinstance(positions, (int, np.integer))
+        wanted: list[Any] = [positions] if single else list(positions)  # type: ignore[arg-type]
+        rows_at = [check_index(p, self.seq_len, "position", "this prompt's token count") for p in wanted]
+        out = np.zeros((self.num_layers, self.num_heads, len(rows_at), self.seq_len), dtype=np.float32)
+        maps: OrderedDict[int, np.ndarray] = self._cache("maps", OrderedDict)
+        for layer in range(self.num_layers):
+            if layer in maps:  # a layer already computed whole: read its rows
+                out[layer] = maps[layer][:, rows_at]
+                continue
+            inputs = self.layers.attention_inputs(layer)
+            with torch.no_grad():
+                for index, position in enumerate(rows_at):
+                    if inputs.stored_weights is not None:  # the generic eager route keeps its maps
+                        row = inputs.stored_weights[self.batch_index, :, position, : self.seq_len].float()
+                    else:
+                        row = attribution.attention_row(inputs, self.batch_index, position, self.seq_len)
+                    out[layer, :, index] = row.cpu().numpy()
+        return out[:, :, 0] if single else out
+
     def iter_attention(self, *, score: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """(layer, [heads, seq, seq]) for every layer, computed one at a time and not cached.
 
@@ -282,6 +315,63 @@ class Extraction:
         else:  # one row only: cheap, for a hover or the last token
             ids, probs = (a[0] for a in self.predictor.top_k(final[position : position + 1]))
         return [(text, float(p)) for text, p in zip(self.predictor.texts(ids)[0], probs)]
+
+    # ---- generation (AttentionExtractor.generate) -------------------------------------------------------------
+    @property
+    def prompt_length(self) -> int:
+        """Tokens of the prompt: those before the first generated one (all of them when nothing was generated)."""
+        return self.seq_len if self.generation is None else self.generation.prompt_length
+
+    @property
+    def generated_ids(self) -> np.ndarray:
+        """int64 [n]: the generated tokens' ids (empty when nothing was generated)."""
+        return self.input_ids[self.prompt_length :]
+
+    @property
+    def generated_tokens(self) -> list[str]:
+        """Display texts of the generated tokens, as `display_tokens` shows them ([] when nothing was generated).
+        When the model wrote its end-of-sequence token, it is the last one."""
+        return self.display_tokens[self.prompt_length :]
+
+    @property
+    def generated_text(self) -> str:
+        """The generated tokens decoded together by the tokenizer ("" when nothing was generated)."""
+        if self.generation is None or self.predictor is None:
+            return ""
+        return str(self.predictor.tokenizer.decode(self.generated_ids.tolist()))
+
+    @property
+    def step_probs(self) -> np.ndarray:
+        """float32 [n]: the probability the model gave each generated token when it chose it, from the
+        distribution it sampled (after temperature, top-k and top-p; for greedy decoding its own softmax)."""
+        return np.zeros(0, np.float32) if self.generation is None else self.generation.probs
+
+    @property
+    def step_entropy(self) -> np.ndarray:
+        """float32 [n]: the entropy (nats) of that distribution at each step."""
+        return np.zeros(0, np.float32) if self.generation is None else self.generation.entropy
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why generation ended: "eos", "length", "stopped", "interrupted" (see `generation.STOP_REASONS`);
+        None when nothing was generated."""
+        return None if self.generation is None else self.generation.stop_reason
+
+    def step_alternatives(self, step: int, k: int = 5) -> list[tuple[str, float]]:
+        """The `k` most likely tokens of generation step `step`'s distribution (the one `step_probs` reads), as
+        (decoded text, probability), most likely first; fewer when top-k or top-p left fewer."""
+        return self._step(step).alternatives(k)
+
+    def step_position(self, step: int) -> int:
+        """The position whose prediction chose generated token `step` (prompt_length + step - 1): its attention
+        row is where the model looked when it chose that token, its logit lens how the choice formed."""
+        return self._step(step).position - 1
+
+    def _step(self, step: int) -> Step:
+        if self.generation is None:
+            raise ValueError("this result generated no tokens: make one with extractor.generate(prompt)")
+        index = check_index(step, len(self.generation.steps), "step", "this generation's step count")
+        return self.generation.steps[index]
 
     # ---- logit lens ---------------------------------------------------------------------------------
     def logit_lens_arrays(self, position: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -436,7 +526,9 @@ class Extraction:
     def __repr__(self) -> str:
         return (
             f"Extraction({self.model_name}: {self.seq_len} tokens, {self.num_layers} layers x "
-            f"{self.num_heads} heads, prompt={self.prompt[:40]!r})"
+            f"{self.num_heads} heads, prompt={self.prompt[:40]!r}"
+            + (f", {len(self.generation.steps)} generated" if self.generation is not None else "")
+            + ")"
         )
 
 

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import attribution, capture
+from . import attribution, capture, generation
 from .errors import AttentionUnavailableError
 from .extraction import NEURON_KINDS, Extraction, check_index
 from .lens import LensProjector
 from .models import load_model, resolve_device
 from .predictions import NextTokenPredictor
 from .recording import RecordedPass, Recording
-from .tokens import TokenTexts, display_tokens
+from .tokens import TokenTexts, TokenTextStream, display_tokens
 
 # Prompts of one batch share a padded forward pass; keep the padded size moderate.
 _MAX_BATCH_TOKENS = 8192
@@ -143,6 +143,107 @@ class AttentionExtractor:
         width = attribution.mlp_width(self.model, layer)
         neuron = check_index(neuron, width, "neuron", f"the MLP of layer {layer}")
         return attribution.neuron_logit_effects(self.model, self._predictor, layer, neuron, k, self._describe())
+
+    # ---- generation (attnwidget.engine.generation) ----------------------------------------------------------
+    def generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 20,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop_at_eos: bool = True,
+    ) -> Extraction:
+        """Let the model continue `prompt`, then record prompt + output in one pass: an `Extraction` over all
+        the tokens, whose every method (attention, neurons, logit lens, head scores, attribution, ablation)
+        works as for a prompt, plus what each step chose and how (`prompt_length`, `generated_tokens`,
+        `step_probs`, `step_entropy`, `step_alternatives(step, k)`, `step_position(step)`, `stop_reason`).
+
+        The model writes with its KV cache, as `model.generate` does; greedy decoding (``do_sample=False``)
+        writes the same tokens as ``model.generate(..., do_sample=False)``. Sampling (``do_sample=True``)
+        draws from the softmax of the logits after `temperature`, then `top_k`, then `top_p` (transformers'
+        own processors, in its order; they apply only when sampling), with its own random generator seeded
+        by `seed`: the same seed gives the same tokens, and torch's global RNG is neither read nor advanced
+        (without a seed one is drawn, kept in ``result.generation.settings.seed``). The model's own
+        generation config (repetition penalty, ...) is not applied.
+
+        With `stop_at_eos`, generation ends when the model writes its end-of-sequence token, which is kept
+        as the last generated token. Ctrl-C (KeyboardInterrupt) while the model writes ends the generation
+        and returns what was written (``stop_reason == "interrupted"``).
+
+        Raises ValueError for an encoder (generation needs a causal language model), for `max_new_tokens`
+        below 1 or beyond the model's positions, `temperature` <= 0 when sampling, `top_k` < 1, or `top_p`
+        outside (0, 1]. `iter_generate` gives the same steps one at a time, as they are written.
+        """
+        run = self.iter_generate(
+            prompt, max_new_tokens, do_sample, temperature, top_k, top_p, seed=seed, stop_at_eos=stop_at_eos
+        )
+        return run.run()
+
+    def iter_generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 20,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop_at_eos: bool = True,
+    ) -> generation.Generation[Extraction]:
+        """`generate`, one step at a time: a `Generation` to iterate, each `Step` (token id, display text,
+        probability, entropy, alternatives) as soon as the model chose it. ``run.stop()`` (from any thread)
+        ends it before the next forward pass; ``run.result()`` then records what was written and returns the
+        `Extraction` `generate` would. The arguments are checked here, before anything runs."""
+        if self._predictor is None:
+            why = "has no next-token head" if self.get_model_info()["is_causal"] else "is an encoder"
+            raise ValueError(f"generation needs a causal language model; {self._describe()} {why}")
+        item = self._tokenize(prompt)
+        settings = generation.check_settings(
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            stop_at_eos=stop_at_eos,
+            prompt_length=len(item.ids),
+            max_positions=self.get_model_info()["max_positions"],
+            model_name=self.model_name,
+        )
+        texts = TokenTextStream(self.tokenizer, start=len(item.ids))
+        eos = generation.eos_token_ids(self.model, self.tokenizer)
+        steps = generation.decode_steps(self.model, item.ids, settings, eos, texts, self._predictor.texts)
+        return generation.Generation(
+            steps, settings, len(item.ids), finish=lambda run: self._record_generation(item, run, texts)
+        )
+
+    def _record_generation(
+        self, item: _Tokenized, run: generation.Generation[Extraction], texts: TokenTextStream
+    ) -> Extraction:
+        """The one recorded pass over prompt + the tokens `run` wrote, with the steps attached."""
+        generated = [step.token_id for step in run.steps]
+        ids = item.ids + generated
+        whole = _Tokenized(
+            prompt=item.prompt,
+            ids=ids,
+            tokens=self.tokenizer.convert_ids_to_tokens(ids),
+            texts=TokenTexts(
+                display=item.texts.display + [step.text for step in run.steps],
+                notes={**item.texts.notes, **texts.notes},
+            ),
+        )
+        # Not remembered in `_recent`: that cache answers extract_activations(prompt), which means the prompt alone.
+        extraction = self._run([whole])[0]
+        extraction.generation = generation.GenerationRecord(
+            prompt_length=len(item.ids),
+            steps=tuple(run.steps),
+            stop_reason=run.stop_reason or "stopped",
+            settings=run.settings,
+        )
+        return extraction
 
     # ---- internals ----------------------------------------------------------------------------------
     def _describe(self) -> str:

@@ -111,35 +111,93 @@ def _split_groups(offsets: list[tuple[int, int]]) -> list[list[int]]:
     return groups
 
 
+class Utf8Pieces:
+    """Decodes the bytes of tokens that come one after another: what each token shows, and notes for the
+    tokens that hold part of a character (`notes`, by token index). A token that completes a character shows
+    it whole; the pieces before it show their bytes (``⟨f0 9f⟩``) after any text they complete."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._waiting: list[int] = []  # tokens whose bytes wait for the rest of their character
+        self.notes: dict[int, str] = {}
+
+    def add(self, index: int, data: bytes) -> str:
+        """What token `index`, holding `data`, shows. Raises UnicodeDecodeError for bytes that are not UTF-8."""
+        text = self._decoder.decode(data)
+        pending = self._decoder.getstate()[0]
+        own = pending[-min(len(data), len(pending)) :] if pending else b""
+        if text and self._waiting:
+            char = text[0]
+            name = f"“{char}” (U+{ord(char):04X})"
+            for earlier in self._waiting:
+                self.notes[earlier] = f"part of {name}, completed by #{index}"
+            self.notes[index] = f"completes {name}, begun in #{self._waiting[0]}"
+            self._waiting = []
+        if own:
+            # Text before the pieces keeps its spaces as they are (" ⟨f0 9f⟩"), line breaks as symbols.
+            self._waiting.append(index)
+            return text.translate(_VISIBLE) + byte_label(own)
+        return visible_text(text)
+
+    def finish(self) -> None:
+        """Raise UnicodeDecodeError if the last tokens left a character unfinished."""
+        self._decoder.decode(b"", final=True)
+
+    def restart(self) -> None:
+        """Forget unfinished bytes (after a token that is not bytes, they can no longer be completed)."""
+        self._decoder.reset()
+        self._waiting = []
+
+
 def _decode_pieces(pieces: list[bytes], indices: list[int]) -> tuple[list[str], dict[int, str]] | None:
     """Byte pieces (of the tokens `indices`) → what each shows, and notes for the tokens that hold part of a
     character, by token index; None when the bytes are not UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    shown: list[str] = []
-    waiting: list[int] = []  # tokens whose bytes wait for the rest of their character
-    notes: dict[int, str] = {}
+    decoder = Utf8Pieces()
     try:
-        for index, data in zip(indices, pieces):
-            text = decoder.decode(data)
-            pending = decoder.getstate()[0]
-            own = pending[-min(len(data), len(pending)) :] if pending else b""
-            if text and waiting:
-                char = text[0]
-                name = f"“{char}” (U+{ord(char):04X})"
-                for earlier in waiting:
-                    notes[earlier] = f"part of {name}, completed by #{index}"
-                notes[index] = f"completes {name}, begun in #{waiting[0]}"
-                waiting = []
-            if own:
-                # Text before the pieces keeps its spaces as they are (" ⟨f0 9f⟩"), line breaks as symbols.
-                shown.append(text.translate(_VISIBLE) + byte_label(own))
-                waiting.append(index)
-            else:
-                shown.append(visible_text(text))
-        decoder.decode(b"", final=True)
+        shown = [decoder.add(index, data) for index, data in zip(indices, pieces)]
+        decoder.finish()
     except UnicodeDecodeError:
         return None
-    return shown, notes
+    return shown, decoder.notes
+
+
+def _own_text(tokenizer: Any, token_id: int) -> str:
+    """A token's text decoded on its own: a special token as written (``</s>``), others decoded; a token that
+    decodes to nothing or to a replacement character shows the tokenizer's string for it."""
+    special = token_id in getattr(tokenizer, "all_special_ids", [])
+    text = tokenizer.convert_ids_to_tokens(token_id) if special else tokenizer.decode([token_id])
+    if not text or text == "\ufffd":
+        text = tokenizer.convert_ids_to_tokens(token_id)
+    return str(text)
+
+
+class TokenTextStream:
+    """Display texts of tokens that arrive one at a time (what a model writes), made the way `display_tokens`
+    makes them for a prompt: each token's own bytes decoded, a character split over several tokens shown once
+    on the token that completes it and its other pieces as ``⟨bytes⟩`` (with `notes`); a token that is not
+    bytes (a special token, a WordPiece) decoded on its own. Once returned, a token's text never changes (a
+    later token only adds notes), so a view can show each one as it comes."""
+
+    def __init__(self, tokenizer: Any, start: int) -> None:
+        self._tokenizer = tokenizer
+        self._next = start  # the index of the next token in the whole sequence (notes name indices)
+        self._pieces = Utf8Pieces()
+
+    @property
+    def notes(self) -> dict[int, str]:
+        return self._pieces.notes
+
+    def add(self, token_id: int) -> str:
+        index, self._next = self._next, self._next + 1
+        data = token_bytes(self._tokenizer, token_id)
+        if data is None:
+            self._pieces.restart()
+            return visible_text(_own_text(self._tokenizer, token_id))
+        try:
+            return self._pieces.add(index, data)
+        except UnicodeDecodeError:  # not UTF-8 (a stray continuation byte): show the bytes, start afresh
+            self._pieces.restart()
+            return byte_label(data)
 
 
 def display_tokens(
@@ -159,10 +217,7 @@ def display_tokens(
         if span is not None and span[1] > span[0] and span != previous_span:
             text = prompt[span[0] : span[1]]
         else:
-            special = token_id in getattr(tokenizer, "all_special_ids", [])
-            text = tokenizer.convert_ids_to_tokens(token_id) if special else tokenizer.decode([token_id])
-            if not text or text == "\ufffd":
-                text = tokenizer.convert_ids_to_tokens(token_id)
+            text = _own_text(tokenizer, token_id)
         previous_span = span
         texts.append(visible_text(text))
     result = TokenTexts(texts)
