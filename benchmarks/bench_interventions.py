@@ -9,8 +9,10 @@ Targets (2 CPU cores, 64-token prompt):
   * all 270 single-head effects (`head_effects`): <= 10 s.
 
 Each time is the median of several runs. Also reported: an ablation from the middle layer on (half the
-blocks), mean-ablation (one extra block replay per intervened layer for the means) and patching 5 heads
-from another prompt of the same length. Writes benchmarks/results/interventions.json.
+blocks), mean-ablation (one extra block replay per intervened layer for the means), patching 5 heads
+from another prompt of the same length, how long `iter_head_effects` takes to hand over its first layer
+(the slowest one: all 30 blocks run again; a live view's first update) and all 270 head effects at the
+middle position (the re-runs stop at the position read). Writes benchmarks/results/interventions.json.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def shown(intervention: Any) -> None:
 
 
 def measure(extractor: Any, length: int, repeats: int, effect_repeats: int) -> dict[str, Any]:
+    from attnwidget.engine import interventions
+
     result = extractor.extract_activations(prompt_of(extractor, length))
     other = extractor.extract_activations(prompt_of(extractor, length, skip=length))
     tokens = result.seq_len
@@ -57,6 +61,10 @@ def measure(extractor: Any, length: int, repeats: int, effect_repeats: int) -> d
         mean.append(timed(lambda: shown(result.ablate(heads=FIVE_HEADS, mode="mean"))))
         patch.append(timed(lambda: shown(result.patch(other, heads=FIVE_HEADS, positions=positions))))
     effects = [timed(lambda: result.head_effects(progress=False)) / 1000 for _ in range(effect_repeats)]
+    middle_effects = [
+        timed(lambda: result.head_effects(position=tokens // 2, progress=False)) / 1000 for _ in range(effect_repeats)
+    ]
+    first_layer = [timed(lambda: next(interventions.iter_head_effects(result))) for _ in range(effect_repeats)]
     values = result.head_effects(progress=False)
     layer, head = divmod(int(abs(values).argmax()), result.num_heads)
     return {
@@ -67,6 +75,8 @@ def measure(extractor: Any, length: int, repeats: int, effect_repeats: int) -> d
         "mean_ablate_5_heads_ms": round(statistics.median(mean), 1),
         "patch_5_heads_ms": round(statistics.median(patch), 1),
         "head_effects_270_s": round(statistics.median(effects), 2),
+        "head_effects_first_layer_ms": round(statistics.median(first_layer), 1),
+        "head_effects_270_at_middle_position_s": round(statistics.median(middle_effects), 2),
         "strongest_head": [layer, head, float(values[layer, head])],
         "target": result.top_predictions(-1)[0][0],
     }
@@ -119,7 +129,9 @@ def main() -> None:
         layer, head, value = row["strongest_head"]
         print(
             f"{row['tokens']} tokens: first ablation {row['first_ablation_ms']} ms (finds the output projections); "
-            f"strongest head L{layer}H{head}: {value:+.3f} log-prob of {row['target']!r}"
+            f"strongest head L{layer}H{head}: {value:+.3f} log-prob of {row['target']!r}; head effects: first "
+            f"layer after {row['head_effects_first_layer_ms']} ms, all 270 at position {row['tokens'] // 2} in "
+            f"{row['head_effects_270_at_middle_position_s']} s"
         )
     out = ROOT / "benchmarks" / "results" / "interventions.json"
     out.write_text(json.dumps({"threads": args.threads, "repeats": args.repeats, "rows": rows}, indent=2) + "\n")

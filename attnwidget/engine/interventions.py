@@ -234,6 +234,20 @@ def _device(module: nn.Module | None) -> torch.device:
     return _device_of(module) if module is not None else torch.device("cpu")
 
 
+# Up to this many rows, a plain linear unembedding is computed as weight @ rowsᵀ (see `_logits`).
+_FEW_ROWS = 64
+
+
+def _logits(head: nn.Module, rows: torch.Tensor) -> torch.Tensor:
+    """`head(rows)`. For a few rows and a plain linear head, as (weight @ rowsᵀ)ᵀ: the same dot products, but
+    BLAS runs the tall product about twice as fast (SmolLM2, 9 rows, 2 cores: 10 ms against 20; the product
+    reads the whole 113 MB unembedding either way, so a few rows cost almost what one does)."""
+    if type(head) is nn.Linear and rows.dim() == 2 and rows.shape[0] <= _FEW_ROWS:
+        logits = (head.weight @ rows.t()).t()
+        return logits if head.bias is None else logits + head.bias
+    return head(rows)  # type: ignore[no-any-return]
+
+
 def log_probs(predictor: Any, rows: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Final hidden rows [n, hidden] → float32 log-probabilities [n, vocab] (soft-capped where the model is)."""
     head = predictor.head
@@ -241,7 +255,7 @@ def log_probs(predictor: Any, rows: torch.Tensor | np.ndarray) -> torch.Tensor:
     if isinstance(rows, np.ndarray):
         rows = torch.from_numpy(np.ascontiguousarray(rows))
     with torch.inference_mode():
-        logits = head(rows.to(weight.device, weight.dtype)).float()
+        logits = _logits(head, rows.to(weight.device, weight.dtype)).float()
         if predictor.softcap:
             logits = torch.tanh(logits / predictor.softcap) * predictor.softcap
         return torch.log_softmax(logits, dim=-1).cpu()
@@ -314,7 +328,16 @@ class Intervention:
 
 
 def _before_logprobs(extraction: Any, position: int) -> np.ndarray:
-    return log_probs(extraction.predictor, extraction.final_hidden[position : position + 1])[0].numpy()  # type: ignore[no-any-return]
+    """The unmodified run's log-probabilities after `position` (read only). The last position asked for is
+    kept with the recording: a view asks for the same one with every ablation, and each row costs a read of
+    the whole unembedding (about 8 ms for SmolLM2's 113 MB on 2 cores)."""
+    key = ("intervention_before", extraction.batch_index)
+    kept = extraction.layers.recording.caches.get(key)
+    if kept is None or kept[0] != position:
+        row = log_probs(extraction.predictor, extraction.final_hidden[position : position + 1])[0].numpy()
+        row.flags.writeable = False
+        kept = extraction.layers.recording.keep(key, (position, row))
+    return kept[1]  # type: ignore[no-any-return]
 
 
 def _target_id(extraction: Any, before: np.ndarray, target: Any) -> int:
