@@ -548,7 +548,7 @@ class _HeadEffectsRun:
 
     def __init__(self, extraction: Any, position: int) -> None:
         source: LayerSource = extraction.layers
-        self.source = source
+        # Held until the last layer: a recording dropped meanwhile (memory budget) stays valid for this run.
         self.recorded = source.recording.get()
         self.blocks = source.replayer.blocks
         self.batch_index = extraction.batch_index
@@ -561,8 +561,8 @@ class _HeadEffectsRun:
         if all(call is not None for call in cut):
             calls, self.length = cut, position + 1
         else:
-            self.length = length
-        self.calls = calls
+            self.length = length  # every position (a padded row's padding too)
+        self.calls = calls  # each block's call arguments, cut once for all the re-runs
         model = source.replayer.model
         structure = _structure(model)
         last = len(self.blocks) - 1
