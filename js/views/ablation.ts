@@ -14,7 +14,7 @@ import { tokenLabel } from "../layout";
 import { ABLATION_MODES, type AblationMode } from "../model";
 import { ABLATION } from "../scores";
 import { fileStem } from "../snapshot";
-import { createHeadList } from "./headList";
+import { createSelectingHeadList } from "./headList";
 import { createLegend } from "./legend";
 import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
@@ -68,14 +68,12 @@ export function createAblation({ model, selection, theme, lifetime }: ViewContex
   const effectsRow = el("div", "aw-ablation-effects-row");
   effectsRow.append(effectsButton, progress, status);
   const lists = el("div", "aw-effects-lists");
-  const listHurt = createHeadList(lifetime, "aw-effects-list", {
-    select: (head) => selection.selectHead(head.layer, head.head, "ablation"),
-    preview: (head) => selection.preview(head),
-  }, { "data-testid": "ablation-heads-needed" });
-  const listHelp = createHeadList(lifetime, "aw-effects-list", {
-    select: (head) => selection.selectHead(head.layer, head.head, "ablation"),
-    preview: (head) => selection.preview(head),
-  }, { "data-testid": "ablation-heads-against" });
+  const listHurt = createSelectingHeadList(lifetime, selection, "ablation", "aw-effects-list", {
+    "data-testid": "ablation-heads-needed",
+  });
+  const listHelp = createSelectingHeadList(lifetime, selection, "ablation", "aw-effects-list", {
+    "data-testid": "ablation-heads-against",
+  });
   const titleHurt = el("div", "aw-effects-list-title", "without it, the target drops most");
   const titleHelp = el("div", "aw-effects-list-title", "without it, the target rises most");
   const columnHurt = el("div", "aw-effects-column");

@@ -15,7 +15,7 @@ import { hasKernel } from "../kernel";
 import { labelStep, tokenLabel } from "../layout";
 import type { EffectsInfo } from "../model";
 import { fileStem } from "../snapshot";
-import { createHeadList } from "./headList";
+import { createSelectingHeadList } from "./headList";
 import { createLegend } from "./legend";
 import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
@@ -62,14 +62,12 @@ export function createEffects({ model, selection, theme, lifetime }: ViewContext
   const { box, base, overlay } = layeredBox("aw-effects-box", "effects-chart");
   const key = el("div", "aw-effects-key aw-hint");
   const lists = el("div", "aw-effects-lists");
-  const listFor = createHeadList(lifetime, "aw-effects-list", {
-    select: (head) => selection.selectHead(head.layer, head.head, "effects"),
-    preview: (head) => selection.preview(head),
-  }, { "data-testid": "effects-heads-for" });
-  const listAgainst = createHeadList(lifetime, "aw-effects-list", {
-    select: (head) => selection.selectHead(head.layer, head.head, "effects"),
-    preview: (head) => selection.preview(head),
-  }, { "data-testid": "effects-heads-against" });
+  const listFor = createSelectingHeadList(lifetime, selection, "effects", "aw-effects-list", {
+    "data-testid": "effects-heads-for",
+  });
+  const listAgainst = createSelectingHeadList(lifetime, selection, "effects", "aw-effects-list", {
+    "data-testid": "effects-heads-against",
+  });
   const titleFor = el("div", "aw-effects-list-title");
   const titleAgainst = el("div", "aw-effects-list-title");
   const columnFor = el("div", "aw-effects-column");

@@ -3,7 +3,8 @@
 // a click selects it.
 import { el } from "../dom";
 import type { Lifetime } from "../lifetime";
-import type { HeadRef } from "../selection";
+import type { SelectMessage } from "../model";
+import type { HeadRef, Selection } from "../selection";
 
 export interface HeadListEntry extends HeadRef {
   /** Before the head's name (a colour swatch). */
@@ -65,4 +66,16 @@ export function createHeadList(
       }
     },
   };
+}
+
+/** A list whose items select their head (Python's `on_select` sees `source`) and preview it on hover: the
+ * lists of heads in the side panel's views. */
+export function createSelectingHeadList(
+  lifetime: Lifetime, selection: Selection, source: SelectMessage["source"], className: string,
+  attrs: Record<string, string> = {},
+): HeadList {
+  return createHeadList(lifetime, className, {
+    select: (head) => selection.selectHead(head.layer, head.head, source),
+    preview: (head) => selection.preview(head),
+  }, attrs);
 }

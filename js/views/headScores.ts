@@ -8,7 +8,7 @@ import { el } from "../dom";
 import { formatSigned } from "../effects";
 import { rankHeads } from "../ranking";
 import { ABLATION, ATTRIBUTION, NO_SCORE, chosenScore, colourReversed, scoreIntensity, scoreLut } from "../scores";
-import { createHeadList } from "./headList";
+import { createSelectingHeadList } from "./headList";
 import type { View, ViewContext } from "./view";
 
 /** How many heads the list shows. */
@@ -41,10 +41,7 @@ export function createHeadScores({ model, selection, theme, lifetime }: ViewCont
   scoreLabel.append(scoreSelect);
   const description = el("span", "aw-hint");
   header.append(el("h3", "aw-title", "Head roles"), description, scoreLabel);
-  const list = createHeadList(lifetime, "aw-roles-list", {
-    select: (head) => selection.selectHead(head.layer, head.head, "head-scores"),
-    preview: (head) => selection.preview(head),
-  });
+  const list = createSelectingHeadList(lifetime, selection, "head-scores", "aw-roles-list");
   const readout = el("div", "aw-readout aw-roles-readout");
   root.append(header, list.root, readout);
   lifetime.listen(scoreSelect, "change", () => selection.setTrait("head_score", scoreSelect.value));
