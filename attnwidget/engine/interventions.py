@@ -309,7 +309,7 @@ class Intervention:
         `position`: {"target": its text, "logprob_before", "logprob_after", "delta": after − before,
         "kl": KL(before ‖ after) over the vocabulary, in nats}."""
         position = self._position(position)
-        before = _before_logprobs(self.before, position)
+        before = before_logprobs(self.before, position)
         target_id = _target_id(self.before, before, target)
         after = self.logprobs(position).astype(np.float64)
         before64 = before.astype(np.float64)
@@ -327,7 +327,7 @@ class Intervention:
         return f"Intervention({self.mode}: {', '.join(parts) or 'nothing'}, prompt={self.before.prompt[:40]!r})"
 
 
-def _before_logprobs(extraction: Any, position: int) -> np.ndarray:
+def before_logprobs(extraction: Any, position: int) -> np.ndarray:
     """The unmodified run's log-probabilities after `position` (read only). The last position asked for is
     kept with the recording: a view asks for the same one with every ablation, and each row costs a read of
     the whole unembedding (about 8 ms for SmolLM2's 113 MB on 2 cores)."""
@@ -611,7 +611,7 @@ def _effects_target(extraction: Any, position: Any, target: Any) -> tuple[int, i
     """(position, target id, the target's log-probability in the unmodified run)."""
     _require_predictor(extraction)
     position = _index(position, extraction.seq_len, "position", "this prompt's token count")
-    before = _before_logprobs(extraction, position)
+    before = before_logprobs(extraction, position)
     target_id = _target_id(extraction, before, target)
     return position, target_id, float(before[target_id])
 

@@ -39,19 +39,13 @@ def _top_ids(logprobs: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in top[np.argsort(-logprobs[top], kind="stable")]]
 
 
-def before_logprobs(extraction: Any, position: int) -> np.ndarray:
-    """float32 [vocab]: the unmodified run's next-token log-probabilities after `position`."""
-    row = extraction.final_hidden[position : position + 1]
-    return interventions.log_probs(extraction.predictor, row)[0].numpy()  # type: ignore[no-any-return]
-
-
 def encoded_ablation(
     extraction: Any, position: int, target_id: int, heads: list[tuple[int, int]], mode: str
 ) -> dict[str, Any]:
     """The predictions after `position` with `heads` ablated (`Extraction.ablate`): the rows of `_ablation`.
     With no heads, "after" is "before" (no re-run)."""
     intervention = extraction.ablate(heads=heads, mode=mode)
-    before = before_logprobs(extraction, position)
+    before = interventions.before_logprobs(extraction, position)  # kept with the recording: effect() reads it too
     after = intervention.logprobs(position) if heads else before
     k = min(PREDICTIONS_K, before.shape[0])
     ids = list(dict.fromkeys([*_top_ids(before, k), *_top_ids(after, k), target_id]))
