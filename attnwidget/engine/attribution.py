@@ -53,6 +53,7 @@ from .capture import (
     _mask_rows,
     find_layer_blocks,
     find_mlp_output_projection,
+    model_lock,
 )
 from .lens import find_final_norm
 
@@ -310,15 +311,16 @@ def _row_dispatch(model: Any) -> Iterator[None]:
     if AttentionInterface._global_mapping.get(_ROW_IMPLEMENTATION) is not _row_attention:
         AttentionInterface.register(_ROW_IMPLEMENTATION, _row_attention)
     configs = _structure(model).configs
-    previous = [config._attn_implementation_internal for config in configs]
-    for config in configs:
-        config._attn_implementation_internal = _ROW_IMPLEMENTATION
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        for config, name in zip(configs, previous):
-            config._attn_implementation_internal = name
+    with model_lock(model):  # the setting (and the hooks `_replay` adds) are the model's, not the thread's
+        previous = [config._attn_implementation_internal for config in configs]
+        for config in configs:
+            config._attn_implementation_internal = _ROW_IMPLEMENTATION
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            for config, name in zip(configs, previous):
+                config._attn_implementation_internal = name
 
 
 def _cut_rows(module: nn.Module, state: _RowState, capture: str | None, stop: bool = False) -> None:

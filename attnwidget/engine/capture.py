@@ -22,7 +22,9 @@ memory in all. MLP neurons are the input of each MLP's output projection.
 from __future__ import annotations
 
 import contextvars
+import threading
 import types
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -201,6 +203,24 @@ def _install_sdpa_wrapper() -> None:
         return
     _ORIGINAL_SDPA = current
     AttentionInterface.register("sdpa", _capturing_sdpa)
+
+
+_MODEL_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: Any) -> threading.RLock:
+    """The lock a run of `model` holds while attnwidget's hooks or settings are on it (the recorded pass, a
+    replay, an intervention) and while a generation step runs. Hooks and the attention setting belong to the
+    module, not to the thread: a widget writing text in a background thread must not run its next token while
+    the notebook's thread has a replay's hooks on the same blocks (the token would be edited, the replay's
+    capture overwritten), nor the other way round. Reentrant: an intervention replays blocks inside its own run.
+    """
+    with _MODEL_LOCKS_GUARD:
+        lock = _MODEL_LOCKS.get(model)
+        if lock is None:
+            lock = _MODEL_LOCKS[model] = threading.RLock()
+        return lock
 
 
 def uses_attention_interface(model: Any) -> bool:
@@ -406,6 +426,10 @@ class LayerReplayer:
     def replay(self, layer: int, want_attention: bool = True, want_mlp: bool = True) -> LayerReplay:
         """Run block `layer` again. With attention only, the block stops as soon as its query/key are
         recorded (the attention output and the MLP, most of the block's work, are skipped)."""
+        with model_lock(self.model):
+            return self._replay(layer, want_attention, want_mlp)
+
+    def _replay(self, layer: int, want_attention: bool, want_mlp: bool) -> LayerReplay:
         recorded = self.recording.get()
         args, kwargs = recorded.block_calls[layer]
         recorder = AttentionRecorder(first_index=layer, stop_after_record=not want_mlp)

@@ -323,7 +323,7 @@ class AttentionExtractor:
             listening = capture.sdpa_capture(self.model, counter)
         elif eager:
             listening = capture.implementation(self.model, "eager")
-        with torch.inference_mode(), streams.active(), listening:
+        with capture.model_lock(self.model), torch.inference_mode(), streams.active(), listening:
             outputs = self.model.base_model(
                 input_ids=input_ids.to(device),
                 attention_mask=mask,

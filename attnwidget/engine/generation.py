@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import torch
 
+from .capture import model_lock
 from .tokens import TokenTextStream
 
 # Alternatives kept per step (the most likely tokens of its processed distribution): enough for any list a
@@ -278,8 +279,9 @@ def decode_steps(
     generator = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
     ids = torch.tensor([list(prompt_ids)], dtype=torch.long)  # what the processors see (they read past ids)
     step_input = ids.to(device)
+    lock = model_lock(model)  # no replay's hooks on the model while a step runs (see capture.model_lock)
     for index in range(settings.max_new_tokens):
-        with torch.inference_mode():
+        with lock, torch.inference_mode():
             outputs = model(input_ids=step_input, **{cache_keyword: cache}, use_cache=True, **options)
             # As `generate` does: the last position's logits in float32, then the processors.
             logits = outputs.logits[:, -1].to(dtype=torch.float32, device="cpu", copy=True)

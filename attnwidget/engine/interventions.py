@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .attribution import _cut_rows, _device_of, _replay, _row_dispatch, _RowState, _structure, resolve_token
-from .capture import LayerSource, _in_out_features
+from .capture import LayerSource, _in_out_features, model_lock
 from .lens import find_final_norm
 
 MODES = ("zero", "mean")
@@ -145,14 +145,15 @@ def _clean_input(source: LayerSource, batch_index: int, projection: nn.Module, l
         captured.append(inputs[0][batch_index].detach())
         raise _Stop
 
-    handle = projection.register_forward_pre_hook(hook)
-    try:
-        with torch.inference_mode():
-            block(recorded.block_input(layer, _device_of(block)), *args, **kwargs)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
+    with model_lock(source.replayer.model):  # the hook is the module's: no other thread's run meanwhile
+        handle = projection.register_forward_pre_hook(hook)
+        try:
+            with torch.inference_mode():
+                block(recorded.block_input(layer, _device_of(block)), *args, **kwargs)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
     if not captured:
         raise ValueError(f"layer {layer}: the projection was not called when the block ran")
     return captured[0]
@@ -187,16 +188,17 @@ def _rerun(
     batch = int(recorded.residual.shape[0])
     hidden = recorded.block_input(first, _device_of(blocks[first]))[batch_index : batch_index + 1]
     hidden = hidden.expand(copies, *hidden.shape[1:]).contiguous()
-    handles = [module.register_forward_pre_hook(_edit_hook(chosen)) for module, chosen in edits.items()]
-    try:
-        with torch.inference_mode():
-            for layer in range(first, len(blocks)):
-                args, kwargs = _batch_row(recorded.block_calls[layer], batch, batch_index)
-                output = blocks[layer](hidden.to(_device_of(blocks[layer])), *args, **kwargs)
-                hidden = output[0] if isinstance(output, tuple) else output
-    finally:
-        for handle in handles:
-            handle.remove()
+    with model_lock(source.replayer.model):  # the edits are hooks on the model's modules (see model_lock)
+        handles = [module.register_forward_pre_hook(_edit_hook(chosen)) for module, chosen in edits.items()]
+        try:
+            with torch.inference_mode():
+                for layer in range(first, len(blocks)):
+                    args, kwargs = _batch_row(recorded.block_calls[layer], batch, batch_index)
+                    output = blocks[layer](hidden.to(_device_of(blocks[layer])), *args, **kwargs)
+                    hidden = output[0] if isinstance(output, tuple) else output
+        finally:
+            for handle in handles:
+                handle.remove()
     return hidden
 
 
@@ -563,7 +565,7 @@ class _HeadEffectsRun:
         else:
             self.length = length  # every position (a padded row's padding too)
         self.calls = calls  # each block's call arguments, cut once for all the re-runs
-        model = source.replayer.model
+        model = self.model = source.replayer.model
         structure = _structure(model)
         last = len(self.blocks) - 1
         self.hidden_size = int(model.config.hidden_size)
@@ -576,6 +578,10 @@ class _HeadEffectsRun:
 
     def rows(self, first: int, copies: int, edits: dict[nn.Module, list[_Edit]]) -> torch.Tensor:
         """The last block's output at `position` [copies, hidden], `edits` applied in block `first`."""
+        with model_lock(self.model):  # the edits and row cuts are hooks on the model's modules (see model_lock)
+            return self._rows(first, copies, edits)
+
+    def _rows(self, first: int, copies: int, edits: dict[nn.Module, list[_Edit]]) -> torch.Tensor:
         block = self.blocks[first]
         hidden = self.recorded.block_input(first, _device_of(block))[self.batch_index : self.batch_index + 1]
         hidden = hidden[:, : self.length]
