@@ -15,7 +15,7 @@ from attnwidget import AttentionExtractor, AttentionWidget
 from attnwidget.analysis.neurons import top_variable_neurons
 from attnwidget.analysis.scores import LAYER_STAT_NAMES, SCORE_NAMES
 from attnwidget.widgets import encode
-from attnwidget.widgets.attention import NEURON_K_MAX, VIEWS
+from attnwidget.widgets.attention import NEURON_K_MAX, VIEWS_WITHOUT_GENERATION
 from tests.tiny_models import tiny_model
 
 MIB = 2**20
@@ -138,7 +138,7 @@ def test_neuron_k_is_capped_by_width(result: attnwidget.Extraction) -> None:
 # ---- which views, and the side panel's open tab --------------------------------------------------------
 def test_views_and_panel_defaults(result: attnwidget.Extraction, bert: attnwidget.Extraction) -> None:
     w = AttentionWidget(result)
-    assert w.views == list(VIEWS) and w.panel == "logit-lens"
+    assert w.views == list(VIEWS_WITHOUT_GENERATION) and w.panel == "logit-lens", "no generation tab: none generated"
     assert AttentionWidget(bert).panel == "head-scores", "an encoder has no logit lens to open first"
 
 

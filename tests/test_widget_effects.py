@@ -329,7 +329,7 @@ def test_blocks_that_are_no_sum_of_heads_say_so(bert_tokenizer: Any) -> None:
 def test_head_score_attribution_and_the_effects_tab(result: Extraction) -> None:
     w = AttentionWidget(result, head_score="attribution", panel="effects")
     assert (w.head_score, w.panel) == ("attribution", "effects")
-    assert PANEL_VIEWS.index("effects") == 1 and "effects" in w.views
+    assert PANEL_VIEWS.index("effects") == PANEL_VIEWS.index("logit-lens") + 1 and "effects" in w.views
     w.set_state({"panel": "effects", "head_score": "attribution"})
 
 

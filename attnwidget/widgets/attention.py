@@ -14,6 +14,9 @@ last `target` / `contrast` the views sent that Python refused (a front-end messa
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,8 +27,10 @@ from ..analysis.scores import FORMER_NAMES, LAYER_STAT_NAMES, SCORE_NAMES, score
 from ..engine import attribution, interventions
 from ..engine.extraction import NEURON_KINDS, Extraction
 from ..engine.extractor import shared_extractor
+from ..engine.generation import Generation, Step
 from ..engine.tokens import visible_text
 from . import ablation, encode
+from . import generation as writing
 from .base import BoundedInt, Checked, Choice, Names, Recent, WidgetBase, invalid, one_of
 
 COLOR_SCALES = ("linear", "gamma", "row", "log")
@@ -52,8 +57,10 @@ LENS_CACHE_SIZE = 64
 # The views (each named by its data-testid), in the order of the page: the main ones on top, then the side
 # panel's, one tab each (`panel` says which is open).
 MAIN_VIEWS = ("token-strip", "head-grid", "heatmap")
-PANEL_VIEWS = ("logit-lens", "effects", "ablation", "head-scores", "neuron-plot", "layer-stats")
+PANEL_VIEWS = ("generation", "logit-lens", "effects", "ablation", "head-scores", "neuron-plot", "layer-stats")
 VIEWS = (*MAIN_VIEWS, *PANEL_VIEWS)
+# The views a widget shows unless told: all, but the generation tab only where there is a generation.
+VIEWS_WITHOUT_GENERATION = tuple(view for view in VIEWS if view != "generation")
 NO_PANEL = "none"
 
 
@@ -132,6 +139,15 @@ class AttentionWidget(WidgetBase):
         positions), for `ablated` and the head effects.
     panel : the side panel's open tab, one of its views (default: the first of them, passing over the logit
         lens and effects of a model that has no logits); a click on a tab sets it.
+    step : for an extraction made by `AttentionExtractor.generate` (or a widget that is writing, see
+        `generation`), the generated token the generation tab shows (0 for the first, -1 for none). It pins
+        the position that chose that token (``prompt_length + step - 1``), so the heatmap's highlighted row,
+        the logit lens and the effects follow it; pinning that position selects the step.
+    generation : a running `Generation` of this extraction's prompt (`AttentionExtractor.iter_generate`): the
+        widget follows it from a background thread, the generation tab filling in token by token; when it
+        ends (or `stop_generation()`, or the tab's stop button) the widget shows the recorded pass over
+        prompt + output. `generating` says whether it runs; `wait()` blocks until it is done.
+        `show(prompt, generate=30)` makes both.
 
     Examples
     --------
@@ -184,6 +200,10 @@ class AttentionWidget(WidgetBase):
     ablation_mode = Choice(
         "zero", choices=interventions.MODES, help=f"How heads are ablated, one of {interventions.MODES}."
     ).tag(sync=True)
+    step = BoundedInt(
+        -1, bounds="_step_bounds", help="The generated token the generation tab shows (0 first), -1 for none."
+    ).tag(sync=True)
+    generating = traitlets.Bool(False, help="Whether the model is writing (set by Python).").tag(sync=True)
     views = Names(VIEWS, choices=VIEWS, help=f"The views the widget shows, any of {VIEWS}.").tag(sync=True)
     panel = Choice(
         PANEL_VIEWS[0],
@@ -218,6 +238,10 @@ class AttentionWidget(WidgetBase):
     # (head_effects_state); layouts in attnwidget/widgets/ablation.py.
     _ablation = traitlets.Dict().tag(sync=True)
     _head_effects = traitlets.Dict().tag(sync=True)
+    # The generated tokens with their probabilities, and every head's attention row at the steps that chose
+    # them; layouts in attnwidget/widgets/generation.py.
+    _generation = traitlets.Dict().tag(sync=True)
+    _step_rows = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -236,8 +260,10 @@ class AttentionWidget(WidgetBase):
         neuron: int = -1,
         ablated: list[list[int]] | tuple[tuple[int, int], ...] = (),
         ablation_mode: str = "zero",
-        views: list[str] | tuple[str, ...] = VIEWS,
+        step: int = -1,
+        views: list[str] | tuple[str, ...] | None = None,
         panel: str | None = None,
+        generation: Generation[Extraction] | None = None,
     ) -> None:
         if not isinstance(extraction, Extraction):
             raise TypeError(
@@ -245,12 +271,17 @@ class AttentionWidget(WidgetBase):
                 f"got {type(extraction).__name__}"
             )
         self._extraction = extraction
-        self._lens_cache: Recent[dict[str, Any]] = Recent(LENS_CACHE_SIZE)
-        self._effects_cache: Recent[dict[str, Any]] = Recent(EFFECTS_CACHE_SIZE)
-        self._neuron_effects_cache: Recent[dict[str, Any]] = Recent(NEURON_EFFECTS_CACHE_SIZE)
-        self._ablation_cache: Recent[dict[str, Any]] = Recent(ABLATION_CACHE_SIZE)
-        # (position, target id, mode) → (values [layers, heads], layers done, state)
-        self._head_effects_cache: Recent[tuple[np.ndarray, int, str]] = Recent(HEAD_EFFECTS_CACHE_SIZE)
+        self._forget_extraction_results()
+        # Generation: the run followed (None once its recorded pass is shown, or when there is none), the
+        # steps the views show, and the lock that keeps the writing thread's updates apart from the views'.
+        self._run = self._check_generation(generation, extraction)
+        self._step_texts = writing.StepTexts()
+        self._generation_error: str | None = None
+        self._state_lock = threading.RLock()
+        self._written = threading.Event()
+        self._writer: threading.Thread | None = None
+        if views is None:
+            views = VIEWS if self._steps() or self._run is not None else VIEWS_WITHOUT_GENERATION
         # The last target / contrast the views sent that was refused (shown in `_effects.info.error`), and
         # the messages refused while a front-end message is applied (`set_state`).
         self._effects_error: str | None = None
@@ -269,8 +300,11 @@ class AttentionWidget(WidgetBase):
             weighting=weighting,
             ablated=ablated,
             ablation_mode=ablation_mode,
+            step=step,
             views=views,
         )
+        if selection["step"] >= 0 and selection["token"] < 0:
+            selection["token"] = self._step_token(selection["step"])
         selection["neuron"] = self._check_neuron(neuron, selection["neuron_kind"])
         selection["panel"] = self._initial_panel(panel, selection["views"])
         layer, kind = selection["layer"], selection["neuron_kind"]
@@ -289,8 +323,30 @@ class AttentionWidget(WidgetBase):
             _head_effects=self.encoded_head_effects(
                 selection["token"], selection["target"], selection["ablation_mode"]
             ),
+            _generation=self.encoded_generation(),
+            _step_rows=self.encoded_step_rows(selection["step"]),
+            generating=self._run is not None,
         )
         self.on_msg(self._handle_head_effects_message)
+        self.on_msg(self._handle_stop_message)
+        if self._run is not None:
+            self._start_writing(self._run)
+        else:
+            self._written.set()
+
+    def _forget_extraction_results(self) -> None:
+        """Empty what the widget keeps of its extraction's results (a new extraction replaces it)."""
+        self._lens_cache: Recent[dict[str, Any]] = Recent(LENS_CACHE_SIZE)
+        self._effects_cache: Recent[dict[str, Any]] = Recent(EFFECTS_CACHE_SIZE)
+        self._neuron_effects_cache: Recent[dict[str, Any]] = Recent(NEURON_EFFECTS_CACHE_SIZE)
+        self._ablation_cache: Recent[dict[str, Any]] = Recent(ABLATION_CACHE_SIZE)
+        # (position, target id, mode) → (values [layers, heads], layers done, state)
+        self._head_effects_cache: Recent[tuple[np.ndarray, int, str]] = Recent(HEAD_EFFECTS_CACHE_SIZE)
+        # Every step's rows (`_step_rows`), when they fit its budget: made by the thumbnails' pass.
+        self._all_step_rows: dict[str, Any] | None = None
+        self._predicted: dict[int, int] = {}  # position → the token the model predicts after it
+        for name in ("_widths", "_value_weighting_why"):
+            self.__dict__.pop(name, None)
 
     def _checked(self, **values: Any) -> dict[str, Any]:
         traits = self.traits()
@@ -301,9 +357,18 @@ class AttentionWidget(WidgetBase):
         ex = self._extraction
         side = encode.thumbnail_size(ex.num_layers * ex.num_heads, ex.seq_len)
         thumbnails = np.zeros((ex.num_layers, ex.num_heads, side, side), dtype=np.uint8)
+        # A generation's rows (every step's, when they fit `_step_rows`' budget) are rows of these maps.
+        steps, prompt_length = len(self._steps()), ex.prompt_length
+        fits = writing.step_rows_values(prompt_length, 0, steps, ex.num_layers, ex.num_heads) * 2
+        keep_rows = ex.generation is not None and steps > 0 and fits <= writing.STEP_ROWS_BUDGET
+        rows = np.zeros((ex.num_layers, ex.num_heads, steps if keep_rows else 0, ex.seq_len), np.float32)
         # One pass over the layers: thumbnails here, the head scores on the way (unless already known).
         for layer, maps in ex.iter_attention(score=True):
             thumbnails[layer] = encode.thumbnails(maps, side)
+            if keep_rows:
+                rows[layer] = maps[:, prompt_length - 1 : prompt_length - 1 + steps]
+        if keep_rows:
+            self._all_step_rows = writing.encoded_step_rows(rows, prompt_length, 0)
         scores = ex.head_scores()
         info = {
             "model_name": ex.model_name,
@@ -405,7 +470,12 @@ class AttentionWidget(WidgetBase):
         """The token id the model predicts after `position` (the target when `target` is "")."""
         ex = self._extraction
         assert ex.predictor is not None and ex.final_hidden is not None
-        return int(ex.predictor.top_k(ex.final_hidden[position : position + 1], k=1)[0][0, 0])
+        predicted = self._predicted.get(position)
+        if predicted is None:  # one row through the whole unembedding: ~20 ms for SmolLM2, asked by every tab
+            predicted = self._predicted[position] = int(
+                ex.predictor.top_k(ex.final_hidden[position : position + 1], k=1)[0][0, 0]
+            )
+        return predicted
 
     def _check_ablated(self, value: Any) -> list[list[int]]:
         layers, heads = self._extraction.num_layers, self._extraction.num_heads
@@ -753,7 +823,207 @@ class AttentionWidget(WidgetBase):
             except (ValueError, KeyboardInterrupt) as error:
                 self.log.warning("head effects stopped: %s", error or "interrupted")
 
+    # ---- generation -----------------------------------------------------------------------------------
+    def _steps(self) -> Sequence[Step]:
+        """The generated tokens the views show: those of the run being followed (growing while it writes),
+        else those of the extraction (none when it generated nothing)."""
+        if self._run is not None:
+            return self._run.steps
+        generation = self._extraction.generation
+        return () if generation is None else generation.steps
+
+    def _step_bounds(self) -> tuple[int, int, str]:
+        steps = len(self._steps())
+        return -1, steps - 1, f" (-1 for none; {steps} tokens generated{' so far' if self._run else ''})"
+
+    def _step_token(self, step: int) -> int:
+        """The token pinned for `step`: the position that chose it, -1 while the extraction lacks it (the
+        prompt's, while the model writes)."""
+        position = self._extraction.prompt_length + step - 1
+        return position if 0 <= position < self._extraction.seq_len else -1
+
+    @staticmethod
+    def _check_generation(run: Any, extraction: Extraction) -> Generation[Extraction] | None:
+        if run is None:
+            return None
+        if not isinstance(run, Generation):
+            raise TypeError(f"generation must be a Generation (AttentionExtractor.iter_generate), got {run!r}")
+        if run.prompt_length != extraction.seq_len or extraction.generation is not None:
+            raise ValueError(
+                f"generation must continue this extraction's prompt ({extraction.seq_len} tokens), got a "
+                f"generation of a {run.prompt_length}-token prompt"
+            )
+        if run.steps or not run.running:
+            raise ValueError("generation must be a Generation that has not started yet (iter_generate(...) fresh)")
+        return run
+
+    def encoded_generation(self) -> dict[str, Any]:
+        """The generated tokens, their probabilities, entropies and alternatives, as the views receive them in
+        ``_generation`` (layout: attnwidget/widgets/generation.py)."""
+        ex = self._extraction
+        run = self._run
+        if run is None and ex.generation is None:
+            return writing.no_generation(ex.seq_len)
+        record = ex.generation
+        settings = run.settings if run is not None else record.settings if record is not None else None
+        return writing.encoded_generation(
+            self._steps(),
+            self._step_texts,
+            settings,
+            ex.prompt_length,
+            settings.max_new_tokens if settings is not None else 0,
+            running=run is not None and not self._written.is_set(),
+            recorded=run is None,
+            stop_reason=(run.stop_reason if run is not None else ex.stop_reason),
+            error=self._generation_error,
+        )
+
+    def encoded_step_rows(self, step: int = -1) -> dict[str, Any]:
+        """Every head's attention row at the position that chose generated token `step`, as the views receive
+        it in ``_step_rows``: all steps' when they fit `generation.STEP_ROWS_BUDGET` (whatever `step`), else
+        that step's (none for -1). Nothing until the recorded pass over prompt + output is in the widget."""
+        ex = self._extraction
+        steps = len(self._steps())
+        if self._run is not None or ex.generation is None or steps == 0:
+            return writing.no_step_rows(ex.prompt_length, ex.num_layers, ex.num_heads)
+        step = self._checked(step=step)["step"]
+        if self._all_step_rows is not None:
+            return self._all_step_rows
+        if step < 0:
+            return writing.no_step_rows(ex.prompt_length, ex.num_layers, ex.num_heads)
+        rows = ex.attention_rows([ex.step_position(step)])
+        return writing.encoded_step_rows(rows, ex.prompt_length, step)
+
+    @property
+    def generation(self) -> Generation[Extraction] | None:
+        """The generation this widget follows while it writes (None once it is done, or when there is none)."""
+        return self._run
+
+    def stop_generation(self) -> None:
+        """End the generation after the token being written; the widget then shows what was written
+        (`wait()` returns once it does). Nothing happens when no generation runs."""
+        run = self._run
+        if run is not None:
+            run.stop()
+
+    def wait(self, timeout: float | None = None) -> Extraction:
+        """Block until the generation is done and the widget shows its recorded pass; return the extraction
+        (prompt + output). At once when there is no generation. A KeyboardInterrupt (the notebook's stop)
+        ends the generation, keeps what was written, and is raised again once the widget shows it.
+        TimeoutError when `timeout` seconds pass first; RuntimeError when the generation failed."""
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
+            raise ValueError(f"timeout must be a non-negative number of seconds or None, got {timeout!r}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            # Short waits: a signal (KeyboardInterrupt) is handled between them on every platform.
+            while not self._written.wait(0.05):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"the generation still runs after {timeout} s ({len(self._steps())} tokens)")
+        except KeyboardInterrupt:
+            self.stop_generation()
+            self._written.wait()
+            raise
+        if self._generation_error is not None:
+            raise RuntimeError(f"the generation failed: {self._generation_error}")
+        return self._extraction
+
+    def _start_writing(self, run: Generation[Extraction]) -> None:
+        self._writer = threading.Thread(target=self._write, args=(run,), name="attnwidget-generation", daemon=True)
+        self._writer.start()
+
+    def _write(self, run: Generation[Extraction]) -> None:
+        """The writing thread: each step to the views as the model chooses it, then the recorded pass over
+        prompt + output in place of the prompt's. Whatever happens, `generating` ends False and `wait`
+        returns."""
+        result: Extraction | None = None
+        try:
+            for _ in run:
+                with self._state_lock:
+                    self.apply({"_generation": self.encoded_generation()})
+            result = run.result()
+        except BaseException as error:  # reported in the view and by wait(), never lost
+            self._generation_error = f"{type(error).__name__}: {error}".rstrip(": ")
+            self.log.warning("generation stopped: %s", self._generation_error)
+            if run.steps:
+                with contextlib.suppress(Exception):
+                    result = run.result()
+        finally:
+            with self._state_lock:
+                try:
+                    if result is not None:
+                        self._use_extraction(result)
+                    else:
+                        self._run = None if self._extraction.generation is not None else self._run
+                        self.apply({"_generation": self.encoded_generation(), "generating": False})
+                finally:
+                    self._written.set()
+                    if self.generating:
+                        self.generating = False
+
+    def _use_extraction(self, extraction: Extraction) -> None:
+        """Show `extraction` (the recorded pass over prompt + output) instead of the prompt's, keeping the
+        selection: every trait made from the extraction is replaced in one update."""
+        self._extraction = extraction
+        self._run = None
+        self._forget_extraction_results()
+        state: dict[str, Any] = self._static_state()
+        token = self.token
+        if self.step >= 0 and token < 0:
+            token = self._step_token(self.step)
+        position = token if token >= 0 else self.hovered_token
+        state.update(
+            token=token,
+            _attention_map=self.encoded_head(self.layer, self.head),
+            _map_window=self.encoded_window(self.layer, self.head, self.map_window),
+            _neurons=self.encoded_neurons(self.layer),
+            _neuron_effects=self.encoded_neuron_effects(self.layer, self.neuron_kind, self.neuron),
+            _effects=self.encoded_effects(token, self.target, self.contrast),
+            _ablation=self.encoded_ablation(token, self.target, self.ablated, self.ablation_mode),
+            _head_effects=self.encoded_head_effects(token, self.target, self.ablation_mode),
+            _generation=self.encoded_generation(),
+            _step_rows=self.encoded_step_rows(self.step),
+            generating=False,
+        )
+        if position >= 0:
+            state["_lens"] = self.encoded_lens(position)
+        self.apply(state)
+
+    def _handle_stop_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        # The generation tab's stop button.
+        if isinstance(content, dict) and content.get("kind") == "stop_generation":
+            self.stop_generation()
+
     # ---- observers: replace what is shown when it no longer matches the selection ----------------------
+    @traitlets.observe("step")
+    def _on_step_change(self, change: dict[str, Any]) -> None:
+        # The step pins the position that chose its token (none while that position is not shown yet: the
+        # model is writing); a step left unpins the position it had pinned.
+        if self.step >= 0:
+            position = self._step_token(self.step)
+            if self.token != position:
+                self.token = position
+        elif isinstance(change["old"], int) and change["old"] >= 0 and self.token == self._step_token(change["old"]):
+            self.token = -1
+        info = self._step_rows.get("info", {})
+        held = range(info.get("first", 0), info.get("first", 0) + info.get("count", 0))
+        if self.step >= 0 and self.step not in held:
+            self.apply({"_step_rows": self.encoded_step_rows(self.step)})
+
+    @traitlets.observe("token")
+    def _on_token_step(self, _change: dict[str, Any]) -> None:
+        # A pinned position selects the step it chose (none if it chose none); unpinning ends the step,
+        # unless its position is not shown yet (the step observer unpinned it).
+        steps = len(self._steps())
+        if not steps:
+            return
+        if self.token >= 0:
+            step = self.token - self._extraction.prompt_length + 1
+            wanted = step if 0 <= step < steps else -1
+        else:
+            wanted = -1 if self.step < 0 or self._step_token(self.step) >= 0 else self.step
+        if wanted != self.step:
+            self.step = wanted
+
     @traitlets.observe("layer", "head", "weighting")
     def _on_head_change(self, _change: dict[str, Any]) -> None:
         # A click sets layer and head in one message; both observers then see the final pair.
@@ -833,6 +1103,10 @@ class AttentionWidget(WidgetBase):
         tokens) does not raise here: the trait keeps its value, the views get it back, and
         ``_effects.info.error`` says why until a target or contrast is accepted. Likewise a value-weighted
         map asked of a model that has none: `weighting` stays "attention" (and the kernel log says why)."""
+        with self._state_lock:  # not while the writing thread replaces the extraction (see _write)
+            self._set_state_from_views(sync_data)
+
+    def _set_state_from_views(self, sync_data: dict[str, Any]) -> None:
         self._front_end_errors = {}
         try:
             super().set_state(sync_data)
@@ -855,11 +1129,48 @@ class AttentionWidget(WidgetBase):
         return self._extraction
 
 
-def show(prompt: str, model: Any = None, **widget_options: Any) -> AttentionWidget:
+def show(
+    prompt: str,
+    model: Any = None,
+    *,
+    generate: int | None = None,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    stop_at_eos: bool = True,
+    **widget_options: Any,
+) -> AttentionWidget:
     """Extract `prompt` with `model` (the bundled SmolLM2 by default) and return the widget.
 
     `model` is a model spec (alias, folder, .gguf file, cached hub id) or an `AttentionExtractor`;
     extractors built from specs are kept for the next call. Keyword options go to `AttentionWidget`
     (``views=["token-strip", "heatmap"]`` shows only those; ``panel="neuron-plot"`` opens that tab).
+
+    ``generate=30`` lets the model write up to 30 tokens after the prompt: the widget returns at once, showing
+    the prompt, and its generation tab fills in token by token from a background thread (stop button;
+    `generating`, `wait()`, `stop_generation()`); when writing ends it shows prompt + output. The sampling
+    options are `AttentionExtractor.generate`'s (greedy unless ``do_sample=True``) and are checked first.
     """
-    return AttentionWidget(shared_extractor(model).extract_activations(prompt), **widget_options)
+    extractor = shared_extractor(model)
+    if generate is None:
+        given = {"do_sample": do_sample, "top_k": top_k, "top_p": top_p, "seed": seed}
+        asked = [name for name, value in given.items() if value not in (None, False)]
+        asked += ["temperature"] if temperature != 1.0 else []
+        asked += ["stop_at_eos"] if stop_at_eos is not True else []
+        if asked:
+            raise ValueError(f"{', '.join(asked)} apply only with generate=N (the number of tokens to write)")
+        return AttentionWidget(extractor.extract_activations(prompt), **widget_options)
+    # Checked (and the model's context measured) before anything runs.
+    run = extractor.iter_generate(
+        prompt,
+        max_new_tokens=generate,
+        do_sample=do_sample,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        stop_at_eos=stop_at_eos,
+    )
+    return AttentionWidget(extractor.extract_activations(prompt), generation=run, **widget_options)
