@@ -3,9 +3,10 @@
 import { decodeAttentionMap, decodeFloat16, decodeFloat32, decodeThumbnails } from "./decode";
 import { type Effects, type NeuronEffects, decodeEffects, decodeNeuronEffects } from "./effects";
 import { type DecodedAblation, decodeAblation } from "./ablation";
+import { type DecodedGeneration, decodeGeneration } from "./generation";
 import type {
-  AblationInfo, AblationSent, AttentionMapInfo, Bytes, EffectsInfo, HeadEffectsInfo, Encoded, LensInfo, MapWindowInfo, Model, NeuronEffectsInfo, NeuronsInfo,
-  ScoreInfo, WidgetInfo,
+  AblationInfo, AblationSent, AttentionMapInfo, Bytes, EffectsInfo, GenerationInfo, GenerationSent, HeadEffectsInfo, Encoded,
+  LensInfo, MapWindowInfo, Model, NeuronEffectsInfo, NeuronsInfo, ScoreInfo, StepRowsInfo, WidgetInfo,
 } from "./model";
 
 const cache = new WeakMap<object, unknown>();
@@ -164,4 +165,26 @@ export function headEffects(model: Model): { info: HeadEffectsInfo | null; value
   if (!effectsInfo || isEmpty(bytes)) return { info: effectsInfo, values: null };
   const values = memo(bytes, () => decodeFloat32(bytes));
   return { info: effectsInfo, values: values.length === effectsInfo.layers * effectsInfo.heads ? values : null };
+}
+
+/** What `_generation` holds: its info (null in a page saved before generation) and the steps decoded (null
+ * when there are none, or the counts disagree). */
+export function generation(model: Model): { info: GenerationInfo | null; decoded: DecodedGeneration | null; tokens: string[] } {
+  const sent = model.get("_generation") as Partial<GenerationSent> | undefined;
+  const generationInfo = sent && sent.info && typeof sent.info === "object" ? (sent.info as GenerationInfo) : null;
+  const texts = Array.isArray(sent?.tokens) ? sent.tokens : [];
+  const bytes = sent?.data;
+  if (!generationInfo || isEmpty(bytes)) return { info: generationInfo, decoded: null, tokens: texts };
+  const alternatives = Array.isArray(sent?.alternatives) ? sent.alternatives : [];
+  const decoded = memo(bytes, () => decodeGeneration(generationInfo, texts, alternatives, decodeFloat32(bytes)));
+  return { info: generationInfo, decoded, tokens: texts };
+}
+
+/** `_step_rows`: which steps it holds (null in a page saved before generation) and its values. */
+export function stepRows(model: Model): { info: StepRowsInfo | null; values: Float32Array } {
+  const sent = model.get("_step_rows") as Partial<Encoded<StepRowsInfo>> | undefined;
+  const rowsInfo = sent && sent.info && typeof sent.info === "object" ? (sent.info as StepRowsInfo) : null;
+  const bytes = sent?.data;
+  if (!rowsInfo || isEmpty(bytes)) return { info: rowsInfo, values: new Float32Array(0) };
+  return { info: rowsInfo, values: memo(bytes, () => decodeFloat16(bytes)) };
 }

@@ -15,7 +15,7 @@ export const WEIGHTINGS: readonly Weighting[] = ["attention", "value_weighted"];
 /** The views (each named by its data-testid; VIEWS in attention.py): the main ones on top, then the side
  * panel's, one tab each. */
 export const MAIN_VIEWS = ["token-strip", "head-grid", "heatmap"] as const;
-export const PANEL_VIEWS = ["logit-lens", "effects", "ablation", "head-scores", "neuron-plot", "layer-stats"] as const;
+export const PANEL_VIEWS = ["generation", "logit-lens", "effects", "ablation", "head-scores", "neuron-plot", "layer-stats"] as const;
 export type PanelView = (typeof PANEL_VIEWS)[number];
 export type ViewName = (typeof MAIN_VIEWS)[number] | PanelView;
 /** `panel` when none of the views is a side-panel view. */
@@ -200,6 +200,61 @@ export interface HeadEffectsInfo {
   unavailable: string | null;
 }
 
+/** How a generation chose its tokens (attnwidget/engine/generation.py's GenerationSettings). */
+export interface SamplingSettings {
+  do_sample: boolean;
+  temperature: number;
+  top_k: number | null;
+  top_p: number | null;
+  seed: number | null;
+}
+
+/** Why a generation ended: the end-of-text token, `max_new_tokens` reached, the Stop button, a kernel
+ * interrupt, an error. */
+export type StopReason = "eos" | "length" | "stopped" | "interrupted" | "error";
+
+export interface GenerationInfo {
+  /** Tokens of the prompt: generated token s sits at position prompt_length + s. */
+  prompt_length: number;
+  /** Tokens generated so far (0: the widget has no generation). */
+  steps: number;
+  /** Tokens asked for (0 when there is no generation). */
+  max_new_tokens: number;
+  /** The same as `generating`. */
+  running: boolean;
+  /** The recorded pass over prompt + output is in the widget (`_info`, `_tokens`, maps... include the
+   * generated tokens, and `_step_rows` can hold rows); false while writing: the other views show the prompt. */
+  recorded: boolean;
+  stop_reason: StopReason | null;
+  /** One line when the generation failed. */
+  error: string | null;
+  /** Alternatives per step. */
+  k: number;
+  sampling: SamplingSettings;
+}
+
+/** `_generation` (attnwidget/widgets/generation.py ↔ generation.ts): each generated token's display text,
+ * the most likely tokens at its step (most likely first), and float32 [steps probabilities, steps entropies
+ * (nats), steps × k alternative probabilities (NaN where a step has fewer than k)]. */
+export interface GenerationSent {
+  info: GenerationInfo;
+  tokens: string[];
+  alternatives: string[][];
+  data: Bytes;
+}
+
+/** `_step_rows`: where every head looked when it chose each generated token, for steps first..first+count-1:
+ * float16, per step layers × heads rows (layer-major) of prompt_length + step values (the causal part of the
+ * attention row of position prompt_length + step − 1). count 0 before the recorded pass. */
+export interface StepRowsInfo {
+  first: number;
+  count: number;
+  prompt_length: number;
+  layers: number;
+  heads: number;
+  dtype: "float16";
+}
+
 export interface WidgetTraits {
   layer: number;
   head: number;
@@ -225,6 +280,10 @@ export interface WidgetTraits {
   /** The heatmap's zoom window [q0, q1, k0, k1] (half-open), [] when not zoomed; written by the heatmap when
    * the sent map is max-pooled (it then needs detail), or by Python to zoom the views. */
   map_window: number[];
+  /** The selected generated token, -1 for none (Python pins `token` to the position that chose it). */
+  step: number;
+  /** Set by Python while the model writes in the background; the views stop it with {kind: "stop_generation"}. */
+  generating: boolean;
   /** The heads the Ablate tab ablates, [layer, head] each, in the order they were added. */
   ablated: [number, number][];
   ablation_mode: AblationMode;
@@ -251,15 +310,25 @@ export interface WidgetTraits {
   _neuron_effects: Encoded<NeuronEffectsInfo> | Nothing;
   _ablation: AblationSent | Nothing;
   _head_effects: Encoded<HeadEffectsInfo> | Nothing;
+  /** The generation, step by step (absent in pages saved before generation). */
+  _generation: GenerationSent;
+  /** The attention rows of the steps it holds (see StepRowsInfo). */
+  _step_rows: Encoded<StepRowsInfo>;
 }
 
 export type Model = AnyModel<WidgetTraits>;
+
+/** Message that stops a generation running in the background. */
+export interface StopGenerationMessage {
+  kind: "stop_generation";
+}
 
 /** Message sent to Python when a person selects something (fans out to `on_select` in Python). */
 export interface SelectMessage {
   kind: "select";
   source:
     | "token-strip" | "head-grid" | "heatmap" | "neuron-plot" | "layer-stats" | "head-scores" | "effects" | "ablation"
+    | "generation"
     // CompareWidget's own views (attnwidget/widgets/compare.py).
     | "head-diff" | "head-diff-ranking" | "compare-diff";
   layer: number;

@@ -126,7 +126,7 @@ export class Selection {
   setTrait<
     K extends
       | "color_scale" | "neuron_kind" | "neuron_k" | "head_score" | "panel" | "target" | "contrast" | "weighting" | "neuron"
-      | "ablated" | "ablation_mode",
+      | "ablated" | "ablation_mode" | "step",
   >(name: K, value: WidgetTraits[K]): void {
     this.model.set(name, value);
     this.model.save_changes();

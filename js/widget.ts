@@ -12,6 +12,7 @@ import { modelShape, renderShell, widgetHeader } from "./shell";
 import { type ExtraMap, type ExtraNeurons, LocalModel, decodeState } from "./static";
 import { createAblation } from "./views/ablation";
 import { createEffects } from "./views/effects";
+import { createGeneration } from "./views/generation";
 import { createHeadGrid } from "./views/headGrid";
 import { createHeadScores } from "./views/headScores";
 import { createHeatmap } from "./views/heatmap";
@@ -23,6 +24,7 @@ import { createTokenStrip } from "./views/tokenStrip";
 import type { View, ViewContext } from "./views/view";
 
 const PANEL_VIEW_MAKERS: Record<PanelView, (context: ViewContext) => View> = {
+  generation: createGeneration,
   "logit-lens": createLogitLens,
   effects: createEffects,
   ablation: createAblation,
@@ -59,15 +61,28 @@ function renderViews(model: Model, host: HTMLElement): () => void {
   });
 }
 
+/** The generation view of a render, when it holds the focus (its arrow keys step through the tokens). */
+function focusedGeneration(host: HTMLElement): boolean {
+  const view = host.querySelector("[data-testid=generation]");
+  return !!view && view.contains(document.activeElement);
+}
+
 function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   let cleanup = renderViews(model, host);
+  // A new `views`, or a new `_info`: what the widget shows changed shape (when a generation's recorded pass
+  // lands, every view grows from the prompt to prompt + output), so the views are made again. The open tab
+  // is the `panel` trait's; the generation view gets the focus back if it had it.
   const again = () => {
+    const refocus = focusedGeneration(host);
     cleanup();
     cleanup = renderViews(model, host);
+    if (refocus) host.querySelector<HTMLElement>("[data-testid=generation]")?.focus({ preventScroll: true });
   };
   model.on("change:views", again);
+  model.on("change:_info", again);
   return () => {
     model.off("change:views", again);
+    model.off("change:_info", again);
     cleanup();
   };
 }

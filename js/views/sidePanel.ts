@@ -10,14 +10,27 @@ import type { Model, PanelView } from "../model";
 import type { Selection } from "../selection";
 import type { View } from "./view";
 
-/** What each tab says. */
+/** What each tab says: short, so that seven tabs fit one row of a side panel 280 px wide (the narrowest it
+ * is beside the heatmap); the view's own title says it in full (the tab's tooltip too). */
 export const PANEL_TITLES: Record<PanelView, string> = {
-  "logit-lens": "Logit lens",
+  generation: "Steps",
+  "logit-lens": "Lens",
   effects: "Effects",
   ablation: "Ablate",
-  "head-scores": "Head roles",
+  "head-scores": "Roles",
   "neuron-plot": "Neurons",
   "layer-stats": "Layers",
+};
+
+/** Each tab's tooltip. */
+export const PANEL_TIPS: Record<PanelView, string> = {
+  generation: "Generation: what the model wrote, step by step",
+  "logit-lens": "Logit lens: the prediction after each layer",
+  effects: "Effects: what each part of the model adds to the target's logit",
+  ablation: "Ablate: the prediction without some heads",
+  "head-scores": "Head roles: colour the head grid by a per-head score",
+  "neuron-plot": "Neurons: the layer's most variable neurons",
+  "layer-stats": "Layer statistics: per-head statistics, layer by layer",
 };
 
 let rendered = 0;
@@ -44,7 +57,7 @@ export function createSidePanel(
   const buttons = tabs.map(({ name, view }) => {
     const button = el("button", "aw-tab", PANEL_TITLES[name], {
       type: "button", role: "tab", id: `${id}-tab-${name}`, "aria-controls": `${id}-${name}`,
-      "data-panel": name, "data-testid": `tab-${name}`,
+      "data-panel": name, "data-testid": `tab-${name}`, title: PANEL_TIPS[name],
     });
     view.root.classList.add("aw-tab-panel");
     view.root.id = `${id}-${name}`;
