@@ -19,6 +19,7 @@ import traitlets
 
 from attnwidget import AttentionExtractor, AttentionWidget, show
 from attnwidget.engine.capture import model_lock
+from attnwidget.engine.tokens import visible_text
 from attnwidget.widgets import generation as writing
 from tests.test_generation import sharp
 from tests.test_widget import floats_in
@@ -84,7 +85,7 @@ def test_the_widget_returns_before_the_text_and_fills_in(
     assert widget._info["seq_len"] == reference.seq_len == len(widget._tokens)
     info = widget._generation["info"]
     assert (info["steps"], info["running"], info["recorded"], info["stop_reason"]) == (STEPS, False, True, "length")
-    assert widget._generation["tokens"] == reference.generated_tokens
+    assert widget._generation["tokens"] == [visible_text(text) for text in reference.generated_tokens]
 
 
 def test_generation_numbers_are_the_engines(extractor: AttentionExtractor, reference: Any) -> None:

@@ -5,7 +5,7 @@ the widget (attention.py) decides when to send them. The views' half: js/generat
 `_generation`::
 
     {"info": {prompt_length, steps, max_new_tokens, running, recorded, stop_reason, error, k, sampling},
-     "tokens": [steps] display texts, "alternatives": [steps][<= k] texts,
+     "tokens": [steps] texts, "alternatives": [steps][<= k] texts (both as `visible_text` shows them),
      "data": float32 [steps probs, steps entropies (nats), steps * k alternative probs (NaN: fewer than k)]}
 
 `_step_rows`::
@@ -44,7 +44,7 @@ class StepTexts:
         for step in steps[len(self._texts) :]:
             alternatives = step.alternatives(ALTERNATIVES_SHOWN) if len(step.alternative_ids) else []
             texts = [visible_text(text) for text, _ in alternatives]
-            self._texts.append((step.text, texts, [p for _, p in alternatives]))
+            self._texts.append((visible_text(step.text), texts, [p for _, p in alternatives]))
         return self._texts[: len(steps)]
 
 
