@@ -32,6 +32,7 @@ js: setup
 
 demo: js
 	$(VENV)/bin/attnwidget compare --mode all --out outputs
+	$(VENV)/bin/attnwidget generate "Once upon a time" -n 30 --out outputs
 
 # Every test, one tier after another (CONTRIBUTING.md says what each tier covers).
 test: lint typecheck test-js test-python

@@ -3,6 +3,8 @@
     attnwidget compare --mode simple|questions|sentiment|interactive|custom|all [--prompt1 P --prompt2 P]
                        [--model SPEC] [--out DIR]
     attnwidget summary [PROMPT] [--model SPEC] [--top N]
+    attnwidget generate [PROMPT] [-n N] [--sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
+                        [--no-stop-at-eos] [--model SPEC] [--out DIR]
 
 Bad arguments exit with status 2 and one line on stderr, never a traceback.
 """
@@ -14,6 +16,8 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from .output.phrasings import MODES, PHRASINGS
 
@@ -24,6 +28,21 @@ EPILOG = """examples:
   attnwidget compare --mode custom --prompt1 "The cat sat on the mat" --prompt2 "A cat was sitting on a mat"
   attnwidget compare --mode interactive --out figures/
   attnwidget summary "Once upon a time" --model minilm-l6
+  attnwidget generate "Once upon a time" -n 30 --out outputs/
+"""
+
+GENERATE_HELP = """decoding:
+  greedy (the default) writes the most likely token at each step. --sample draws each token from the
+  model's distribution after --temperature, --top-k and --top-p (in that order); --seed makes it repeatable
+  (without one a seed is drawn, and printed so that the run can be repeated).
+
+printed: the text written, then one line per generated token: the probability the model gave it when it chose
+it (after temperature, top-k and top-p), the entropy of that distribution (nats), and the most likely other
+token; then why it stopped.
+
+file written (in --out, default outputs/):
+  generation.html   the widget's views over prompt + output, opening on the generation tab: every token's
+                    probability, where each head looked when it chose it. Opens offline, no kernel.
 """
 
 COMPARE_HELP = """modes:
@@ -77,6 +96,42 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("prompt", nargs="?", default=DEFAULT_PROMPT, help="text to run (default: a short story)")
     summary.add_argument("--model", default=None, help="model spec: smollm2-135m (default), minilm-l6, folder, .gguf")
     summary.add_argument("--top", type=int, default=5, help="how many predictions and heads to list (default 5)")
+    generate = commands.add_parser(
+        "generate",
+        help="let the model continue a prompt: its tokens, their probabilities, and a page in outputs/",
+        description="Let the model continue a prompt, print what it wrote with the probability and entropy of "
+        "every token, and write generation.html: the widget's views over prompt + output.",
+        epilog=GENERATE_HELP + "\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    generate.add_argument(
+        "prompt", nargs="?", default="Once upon a time", help="text to continue (default: %(default)r)"
+    )
+    generate.add_argument(
+        "-n", "--max-new-tokens", type=int, default=30, metavar="N", help="tokens to write at most (default 30)"
+    )
+    generate.add_argument("--sample", action="store_true", help="sample each token instead of greedy decoding")
+    generate.add_argument(
+        "--temperature", type=float, metavar="T", help="with --sample: divide the logits by T > 0 (default 1)"
+    )
+    generate.add_argument("--top-k", type=int, metavar="K", help="with --sample: draw among the K most likely tokens")
+    generate.add_argument(
+        "--top-p",
+        type=float,
+        metavar="P",
+        help="with --sample: draw among the most likely tokens holding P of the mass",
+    )
+    generate.add_argument(
+        "--seed", type=int, metavar="S", help="with --sample: seed of the draws (default: a random one)"
+    )
+    generate.add_argument(
+        "--no-stop-at-eos",
+        dest="stop_at_eos",
+        action="store_false",
+        help="go on after the model writes its end-of-sequence token",
+    )
+    generate.add_argument("--model", default=None, help="model spec: smollm2-135m (default), a folder, .gguf")
+    generate.add_argument("--out", default="outputs", help="folder for generation.html (default: outputs/)")
     return parser
 
 
@@ -91,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.top < 1:
                 raise ValueError(f"--top must be at least 1, got {args.top}")
             print_summary(args.prompt, args.model, args.top)
+        elif args.command == "generate":
+            run_generate(args)
     except (ValueError, TypeError, IndexError, RuntimeError, OSError) as error:
         print(
             f"attnwidget: error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr
@@ -118,8 +175,6 @@ def compare_sets(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def run_compare(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from tqdm import tqdm
 
     from .analysis.scores import focused_heads
@@ -199,6 +254,126 @@ def print_summary(prompt: str, model: str | None, top: int) -> None:
         f"time     load {loaded - started:.1f} s, extraction {extracted - loaded:.2f} s",
         file=sys.stderr,
     )
+
+
+# ---- attnwidget generate -------------------------------------------------------------------------------
+SAMPLING_FLAGS = (("temperature", "--temperature"), ("top_k", "--top-k"), ("top_p", "--top-p"), ("seed", "--seed"))
+# Widest token text the table shows whole (longer ones are cut with "…").
+TOKEN_WIDTH = 24
+
+
+def check_generate_args(args: argparse.Namespace) -> None:
+    """The checks that need no model, with the flags' names (the engine checks again, and the context)."""
+    if not args.prompt.strip():
+        raise ValueError("prompt is empty: give some text to continue")
+    if args.max_new_tokens < 1:
+        raise ValueError(f"-n/--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    given = [flag for name, flag in SAMPLING_FLAGS if getattr(args, name) is not None]
+    if given and not args.sample:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ValueError(f"{', '.join(given)} {verb} only with --sample (greedy decoding writes the most likely token)")
+    if args.temperature is not None and not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0 when sampling, got {args.temperature}")
+    if args.top_k is not None and args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed must be at least 0, got {args.seed}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+
+
+def run_generate(args: argparse.Namespace) -> None:
+    from .engine.extractor import AttentionExtractor
+    from .output.export import export_html
+
+    check_generate_args(args)
+    started = time.perf_counter()
+    print(f"loading {args.model or 'smollm2-135m'} ...", file=sys.stderr, flush=True)
+    extractor = AttentionExtractor(args.model)
+    loaded = time.perf_counter()
+    print(f"writing up to {args.max_new_tokens} tokens ...", file=sys.stderr, flush=True)
+    try:
+        extraction = extractor.generate(
+            args.prompt,
+            max_new_tokens=args.max_new_tokens,
+            do_sample=args.sample,
+            temperature=1.0 if args.temperature is None else args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=args.seed,
+            stop_at_eos=args.stop_at_eos,
+        )
+    except ValueError as error:  # the engine names the argument; the command line has a flag for it
+        message = str(error)
+        if message.startswith("max_new_tokens "):
+            raise ValueError("-n/--max-new-tokens " + message.removeprefix("max_new_tokens ")) from None
+        raise
+    generated = time.perf_counter()
+    shown = args.prompt if len(args.prompt) <= 60 else args.prompt[:59] + "…"
+    title = f"{extraction.model_name} · “{shown}” + {len(extraction.generated_tokens)} generated tokens"
+    path = export_html(extraction, Path(args.out) / "generation.html", title=title)
+    exported = time.perf_counter()
+    print_generation(extraction, args.max_new_tokens)
+    print(f"wrote     {path}")
+    print(
+        f"time      load {loaded - started:.1f} s, generation {generated - loaded:.2f} s, "
+        f"page {exported - generated:.2f} s",
+        file=sys.stderr,
+    )
+
+
+def print_generation(extraction: Any, max_new_tokens: int) -> None:
+    """The text written, a table of its tokens (probability, entropy, most likely other token), the stop."""
+    import textwrap
+
+    from .engine.tokens import visible_text
+
+    record = extraction.generation
+    settings = record.settings
+    if settings.do_sample:
+        parts = [f"temperature {settings.temperature:g}"]
+        parts += [f"top-k {settings.top_k}"] if settings.top_k is not None else []
+        parts += [f"top-p {settings.top_p:g}"] if settings.top_p is not None else []
+        decoding = f"sampling ({', '.join(parts)}, seed {settings.seed})"
+    else:
+        decoding = "greedy (the most likely token at each step)"
+    print(f"model     {extraction.model_name}, {decoding}")
+    print(f"prompt    {extraction.prompt!r} ({extraction.prompt_length} tokens)")
+    # The output as text, wrapped, its own line breaks kept; continuation lines under the first.
+    lines = [textwrap.wrap(line, 90) or [""] for line in extraction.generated_text.split("\n")]
+    for index, line in enumerate(part for wrapped in lines for part in wrapped):
+        print(f"{'output' if index == 0 else '':<10}{line}".rstrip())
+
+    def label(text: str) -> str:
+        shown = repr(visible_text(text))
+        return shown if len(shown) <= TOKEN_WIDTH else shown[: TOKEN_WIDTH - 2] + "…" + shown[-1]
+
+    tokens = [label(text) for text in extraction.generated_tokens]
+    width = max([len("token"), *map(len, tokens)])
+    print()
+    print(f"{'step':>4}  {'token':<{width}}  {'prob':>6}  {'entropy':>7}  most likely other token")
+    for step in record.steps:
+        # The most likely token other than the one written (the first alternative, or the second).
+        other = next((i for i, token in enumerate(step.alternative_ids[:2]) if token != step.token_id), None)
+        if other is None:
+            instead = ""
+        else:
+            text, prob = step.alternatives(other + 1)[other]
+            instead = f"{label(text)} {prob:.4f}"
+        entropy = max(0.0, step.entropy)  # not -0.000 for a distribution of one token
+        print(f"{step.index:>4}  {tokens[step.index]:<{width}}  {step.prob:6.4f}  {entropy:7.3f}  {instead}".rstrip())
+    print()
+    count = len(tokens)
+    reasons = {
+        "eos": f"eos: the model wrote its end-of-sequence token (step {count - 1})",
+        "length": f"length: {count} tokens written, as many as -n {max_new_tokens} allows",
+        "interrupted": f"interrupted (Ctrl-C): kept the {count} tokens written",
+        "stopped": f"stopped: kept the {count} tokens written",
+    }
+    print(f"stop      {reasons.get(extraction.stop_reason, extraction.stop_reason)}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ TUTORIALS = [
     "03_heads_and_neurons.ipynb",
     "04_what_heads_write.ipynb",
     "05_interventions.ipynb",
+    "06_generation.ipynb",
 ]
 
 
