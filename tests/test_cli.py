@@ -182,7 +182,7 @@ def check_generate_output(stdout: str, expected: Extraction, page: Path) -> None
     state = page_state(page)
     info = state["_generation"]["info"]
     assert (info["steps"], info["prompt_length"], info["recorded"]) == (n, expected.prompt_length, True)
-    assert state["_generation"]["tokens"] == expected.generated_tokens
+    assert state["_generation"]["tokens"] == [visible_text(token) for token in expected.generated_tokens]
     probs = np.frombuffer(base64.b64decode(state["_generation"]["data"]["$bytes"]), "<f4")[:n]
     np.testing.assert_array_equal(probs, expected.step_probs)
     assert state["_step_rows"]["info"]["count"] == n
