@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   ENTROPY_FULL, chipText, chosenAlternative, choosingPosition, clampStep, decodeGeneration, entropyFill, generationStatus,
   headRow, holdsStep, keyOffset, keyText, maxValue, probFill, samplingText, stepForKey, stepHeader, stepOffsets, stepRows,
-  stepForToken, stepSize, stepValues, stripAt, stripGeometry, tokenForStep,
+  stepAfterToken, stepSize, stepToken, stepValues, stripAt, stripGeometry, tokenAfterStep,
 } from "./generation";
 import type { StepRowsInfo } from "./model";
 
@@ -113,21 +113,31 @@ describe("step rows", () => {
 });
 
 describe("step ↔ token (what Python does)", () => {
-  it("pins the position that chose a step, when it is shown", () => {
-    expect(tokenForStep(0, 4, 10)).toBe(3);
-    expect(tokenForStep(6, 4, 10)).toBe(9);
-    // While writing only the prompt is shown: later steps leave the pinned token alone.
-    expect(tokenForStep(1, 4, 4)).toBeNull();
-    expect(tokenForStep(-1, 4, 10)).toBeNull();
-    expect(tokenForStep(0, 0, 10)).toBeNull();
+  it("pins the position that chose a step, -1 while it is not shown", () => {
+    expect(stepToken(0, 4, 10)).toBe(3);
+    expect(stepToken(6, 4, 10)).toBe(9);
+    expect(stepToken(1, 4, 4)).toBe(-1);
+    expect(stepToken(0, 0, 10)).toBe(-1);
+    expect(tokenAfterStep(2, -1, -1, 4, 10)).toBe(5);
+    expect(tokenAfterStep(2, -1, 7, 4, 4)).toBe(-1);
   });
 
-  it("selects the step a pinned token chose", () => {
-    expect(stepForToken(3, 4, 6)).toBe(0);
-    expect(stepForToken(8, 4, 6)).toBe(5);
-    expect(stepForToken(9, 4, 6)).toBe(-1);
-    expect(stepForToken(2, 4, 6)).toBe(-1);
-    expect(stepForToken(-1, 4, 6)).toBe(-1);
+  it("unpins the old step's position when the step goes, and no other", () => {
+    expect(tokenAfterStep(-1, 2, 5, 4, 10)).toBe(-1);
+    expect(tokenAfterStep(-1, 2, 7, 4, 10)).toBe(7);
+    expect(tokenAfterStep(-1, -1, 7, 4, 10)).toBe(7);
+  });
+
+  it("selects the step a pinned token chose, or none", () => {
+    expect(stepAfterToken(3, -1, 4, 10, 6)).toBe(0);
+    expect(stepAfterToken(8, 1, 4, 10, 6)).toBe(5);
+    expect(stepAfterToken(9, 1, 4, 10, 6)).toBe(-1);
+    expect(stepAfterToken(2, 1, 4, 10, 6)).toBe(-1);
+    // Unpinning ends the step, unless its position is not shown yet (the model writes).
+    expect(stepAfterToken(-1, 3, 4, 10, 6)).toBe(-1);
+    expect(stepAfterToken(-1, 3, 4, 4, 6)).toBe(3);
+    // No generation: the step stays what it is.
+    expect(stepAfterToken(3, -1, 4, 10, 0)).toBe(-1);
   });
 });
 
@@ -252,6 +262,10 @@ describe("a saved page (LocalModel) couples step and token as Python does", () =
     model.set("token", 1);
     expect(model.get("step")).toBe(-1);
     expect(model.get("token")).toBe(1);
-    expect(seen).toEqual(["step 2", "token 5", "token 8", "step 5", "token 1", "step -1"]);
+    model.set("step", 0);
+    expect(model.get("token")).toBe(3);
+    model.set("step", -1);
+    expect(model.get("token")).toBe(-1);
+    expect(seen).toEqual(["step 2", "token 5", "token 8", "step 5", "token 1", "step -1", "step 0", "token 3", "step -1", "token -1"]);
   });
 });

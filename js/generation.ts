@@ -104,17 +104,32 @@ export function choosingPosition(promptLength: number, step: number): number {
   return promptLength + step - 1;
 }
 
-/** What Python does when `step` is set (the views follow `token`): step s ≥ 0 pins the position that chose
- * it when the tokens shown reach it (`seqLen` of them), else the pinned token stays (null). */
-export function tokenForStep(step: number, promptLength: number, seqLen: number): number | null {
+/** The token pinned for `step`: the position that chose it, -1 while the tokens shown (`seqLen`: the
+ * prompt's while the model writes) do not reach it. */
+export function stepToken(step: number, promptLength: number, seqLen: number): number {
   const position = choosingPosition(promptLength, step);
-  return step >= 0 && position >= 0 && position < seqLen ? position : null;
+  return position >= 0 && position < seqLen ? position : -1;
 }
 
-/** And when `token` is pinned: the step its prediction chose, or -1 (none of the `steps`). */
-export function stepForToken(token: number, promptLength: number, steps: number): number {
-  const step = token - promptLength + 1;
-  return token >= 0 && step >= 0 && step < steps ? step : -1;
+// What Python does (AttentionWidget's `step` and `token` observers), for pages without a kernel.
+
+/** `token` after `step` changed from `oldStep`: a step pins its position; no step unpins the one the old
+ * step had pinned. */
+export function tokenAfterStep(step: number, oldStep: number, token: number, promptLength: number, seqLen: number): number {
+  if (step >= 0) return stepToken(step, promptLength, seqLen);
+  if (oldStep >= 0 && token === stepToken(oldStep, promptLength, seqLen)) return -1;
+  return token;
+}
+
+/** `step` after `token` changed: a pinned position selects the step it chose (or none); unpinning ends
+ * the step, unless its position is not shown yet. */
+export function stepAfterToken(token: number, step: number, promptLength: number, seqLen: number, steps: number): number {
+  if (steps <= 0) return step;
+  if (token >= 0) {
+    const chosen = token - promptLength + 1;
+    return chosen >= 0 && chosen < steps ? chosen : -1;
+  }
+  return step < 0 || stepToken(step, promptLength, seqLen) >= 0 ? -1 : step;
 }
 
 /** Key `key` of a step's row as text: a prompt token, or an earlier generated one. */

@@ -1,7 +1,7 @@
 // Rendering without a kernel (standalone HTML export, benchmarks, screenshots): a local model that holds
 // the state from AttentionWidget.state_for_export(), with bytes given as {"$bytes": "<base64>"}.
 import type { AnyModel } from "@anywidget/types";
-import { stepForToken, tokenForStep } from "./generation";
+import { stepAfterToken, tokenAfterStep } from "./generation";
 import type { AttentionMapInfo, Encoded, NeuronsInfo, WidgetTraits } from "./model";
 
 // `any` because AnyModel types its handlers that way.
@@ -57,11 +57,13 @@ export class LocalModel implements AnyModel<WidgetTraits> {
   }
 
   set<K extends keyof WidgetTraits>(key: K, value: WidgetTraits[K]): void {
-    if (this.values[key] === value) return;
+    const old = this.values[key];
+    if (old === value) return;
     this.values[key] = value;
     this.emit(`change:${String(key)}`);
     if (key === "layer" || key === "head") this.followSelection();
-    if (key === "step" || key === "token") this.coupleStep(key);
+    if (key === "step") this.followStep(old as number);
+    if (key === "token") this.followToken();
   }
 
   on(eventName: string, callback: Handler): void {
@@ -86,20 +88,16 @@ export class LocalModel implements AnyModel<WidgetTraits> {
   }
 
   // What the kernel would do: `step` and `token` follow each other (generation.ts says how).
-  private coupleStep(changed: "step" | "token"): void {
+  private followStep(oldStep: number): void {
     const g = this.values._generation?.info;
     if (!g) return;
-    const seq = this.values._info?.seq_len ?? 0;
-    const token = changed === "step" ? tokenForStep(this.values.step, g.prompt_length, seq) : this.values.token;
-    if (token !== null && token !== this.values.token) {
-      this.values.token = token;
-      this.emit("change:token");
-    }
-    const step = changed === "token" ? stepForToken(this.values.token, g.prompt_length, g.steps) : this.values.step;
-    if (step !== this.values.step) {
-      this.values.step = step;
-      this.emit("change:step");
-    }
+    this.set("token", tokenAfterStep(this.values.step, oldStep, this.values.token, g.prompt_length, this.values._info?.seq_len ?? 0));
+  }
+
+  private followToken(): void {
+    const g = this.values._generation?.info;
+    if (!g) return;
+    this.set("step", stepAfterToken(this.values.token, this.values.step, g.prompt_length, this.values._info?.seq_len ?? 0, g.steps));
   }
 
   // What the kernel would do: send the newly selected head's map and layer's neurons, when the page carries them.

@@ -33,10 +33,12 @@ const PANEL_VIEW_MAKERS: Record<PanelView, (context: ViewContext) => View> = {
   "layer-stats": createLayerStats,
 };
 
-/** The views to show: the `views` trait (every view when it is missing: a page saved before it existed). */
+/** The views to show: the `views` trait (when it is missing, a page saved before it existed: every view
+ * that page can fill, so no generation tab). */
 function wantedViews(model: Model): Set<ViewName> {
   const views = model.get("views");
-  return new Set(Array.isArray(views) ? views : [...MAIN_VIEWS, ...PANEL_VIEWS]);
+  if (Array.isArray(views)) return new Set(views);
+  return new Set([...MAIN_VIEWS, ...PANEL_VIEWS.filter((name) => name !== "generation" || data.generation(model).info?.steps)]);
 }
 
 function renderViews(model: Model, host: HTMLElement): () => void {

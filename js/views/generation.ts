@@ -23,7 +23,7 @@ import { createLegend } from "./legend";
 import type { View, ViewContext } from "./view";
 
 /** Prompt tokens shown before the generated ones (the rest of the prompt is in the token strip). */
-const PROMPT_TAIL = 12;
+const PROMPT_TAIL = 8;
 /** Room the strips take when the view has not been measured yet (displayed while hidden). */
 const FALLBACK_ROOM = 280;
 
@@ -87,6 +87,8 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
   let geometry: StripGeometry = stripGeometry(layers, heads, FALLBACK_ROOM);
   let room = 0;
   let hover: { layer: number; head: number; key: number } | null = null;
+  // The stop button was pressed: it stays disabled until the model has stopped.
+  let stopAsked = false;
 
   const generation = () => data.generation(model);
   const steps = () => generation().decoded?.steps ?? 0;
@@ -106,8 +108,10 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
     const g = generation().info;
     const running = !!g?.running || model.get("generating") === true;
     root.dataset.running = String(running);
+    if (!running) stopAsked = false;
     stopButton.hidden = !running;
-    stopButton.disabled = !live();
+    stopButton.disabled = !live() || stopAsked;
+    stopButton.textContent = stopAsked ? "stopping…" : "stop";
     if (isEmpty(g)) {
       setLiveText(status, "");
       settings.textContent = "";
@@ -153,11 +157,16 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
       return;
     }
     const p = g.prompt_length;
-    const tail = promptTexts.slice(Math.max(0, p - PROMPT_TAIL), p).join("");
-    const shownTail = `${p > PROMPT_TAIL ? "…" : ""}${tail}`;
-    if (promptTail.textContent !== shownTail) {
-      promptTail.textContent = shownTail;
-      promptTail.dataset.tip = `the prompt's last ${Math.min(p, PROMPT_TAIL)} of ${p} tokens (all of them: the token strip)`;
+    if (promptTail.dataset.length !== String(p)) {
+      // The end of the prompt, token by token as the token strip shows it (its texts do not always join
+      // into the prompt: a WordPiece tokenizer's have no spaces).
+      const first = Math.max(0, p - PROMPT_TAIL);
+      promptTail.replaceChildren(
+        ...(first > 0 ? [el("span", "aw-gen-prompt-more", "…")] : []),
+        ...promptTexts.slice(first, p).map((t) => el("span", "aw-token", t)),
+      );
+      promptTail.dataset.length = String(p);
+      promptTail.dataset.tip = `the prompt's last ${p - first} of ${p} tokens (all of them: the token strip)`;
     }
     const n = decoded?.steps ?? 0;
     // Tokens only ever come in at the end while the model writes: keep the chips there (and the scroll).
@@ -171,15 +180,18 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
       for (let s = chips.length; s < n; s++) added.push(makeChip(decoded, tokens, s, p));
       chips.push(...added);
       text.append(...added);
-      if (atEnd && current() < 0) text.scrollTop = text.scrollHeight;
+      // While the model writes, the newest token stays in view (unless the text was scrolled up).
+      if (atEnd && current() < 0 && g.running) text.scrollTop = text.scrollHeight;
     }
     markStep();
   };
 
   /** Scroll the text (never the page) so that the selected chip is visible. */
-  const reveal = (chip: HTMLElement) => {
+  const reveal = (chip: HTMLElement, withPrompt: boolean) => {
     if (text.clientHeight === 0 || text.scrollHeight <= text.clientHeight) return;
-    const next = nearestScroll(chip.offsetTop, chip.offsetHeight, text.scrollTop, text.clientHeight);
+    // The first token with the end of the prompt before it, when both fit.
+    const top = withPrompt && chip.offsetTop + chip.offsetHeight <= text.clientHeight ? 0 : chip.offsetTop;
+    const next = nearestScroll(top, chip.offsetTop + chip.offsetHeight - top, text.scrollTop, text.clientHeight);
     if (next !== text.scrollTop) text.scrollTop = next;
   };
 
@@ -190,7 +202,7 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
     const chip = chips[s];
     if (chip) {
       chip.classList.add("is-selected");
-      reveal(chip);
+      reveal(chip, s === 0);
     }
     root.dataset.step = String(s);
   };
@@ -202,7 +214,7 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
     const s = current();
     alternatives.replaceChildren();
     if (!g || !decoded || s < 0) {
-      stepTitle.textContent = decoded?.steps ? "click a token above (or ← → with this view focused) to see its step" : "";
+      stepTitle.textContent = decoded?.steps ? "no step selected: click a token above, or ← → with this view focused" : "";
       stepTitle.classList.add("aw-hint");
       paintStrips();
       return;
@@ -272,10 +284,11 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
   const shownRows = (): { rows: Float32Array; keys: number; step: number } | { why: string } => {
     const g = generation().info;
     const s = current();
-    if (!g || s < 0) return { why: "" };
+    if (!g) return { why: "" };
     if (!g.recorded) {
       return { why: "where every head looked comes once the model has finished writing (or is stopped)" };
     }
+    if (s < 0) return { why: "click a token above to see where every head looked when the model chose it" };
     const sent = data.stepRows(model);
     const rows = sent.info ? stepRows(sent.values, sent.info, s) : null;
     if (rows && sent.info && sent.info.layers === layers && sent.info.heads === heads) {
@@ -376,7 +389,8 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
   lifetime.listen(stopButton, "click", () => {
     const stop: StopGenerationMessage = { kind: "stop_generation" };
     model.send(stop);
-    stopButton.disabled = true;
+    stopAsked = true;
+    paintStatus();
   });
   lifetime.listen(text, "click", (event) => {
     const chip = event.target instanceof Element ? event.target.closest<HTMLElement>("[data-step]") : null;
