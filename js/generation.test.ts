@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  ENTROPY_FULL, chipText, chosenAlternative, choosingPosition, clampStep, decodeGeneration, entropyFill, generationStatus,
+  ENTROPY_FULL, chosenAlternative, choosingPosition, clampStep, decodeGeneration, entropyFill, generationStatus,
   headRow, holdsStep, keyOffset, keyText, maxValue, probFill, samplingText, stepForKey, stepHeader, stepOffsets, stepRows,
   stepAfterToken, stepSize, stepToken, stepValues, stripAt, stripGeometry, tokenAfterStep,
 } from "./generation";
@@ -58,16 +58,6 @@ describe("chosenAlternative", () => {
   });
 });
 
-describe("chipText", () => {
-  it("keeps a token on one line, and shows an empty one", () => {
-    expect(chipText("\n\n")).toBe("↵↵");
-    expect(chipText("a\r\nb\tc\r")).toBe("a↵b⇥c␍");
-    expect(chipText("")).toBe("∅");
-    expect(chipText(" the")).toBe(" the");
-    expect(chipText("<img src=x onerror=alert(1)>")).toBe("<img src=x onerror=alert(1)>");
-  });
-});
-
 describe("step rows", () => {
   // 2 layers × 3 heads, prompt of 4: step s has 6 rows of 4 + s keys.
   const info: StepRowsInfo = { first: 2, count: 3, prompt_length: 4, layers: 2, heads: 3, dtype: "float16" };
@@ -107,8 +97,8 @@ describe("step rows", () => {
     expect(choosingPosition(4, 0)).toBe(3);
     expect(choosingPosition(4, 3)).toBe(6);
     const prompt = ["The", " cat", " sat", " on"];
-    expect(keyText(1, 4, prompt, [" the", "\n"])).toBe(" cat");
-    expect(keyText(5, 4, prompt, [" the", "\n"])).toBe("↵");
+    expect(keyText(1, 4, prompt, [" the", "↵"])).toBe(" cat");
+    expect(keyText(5, 4, prompt, [" the", "↵"])).toBe("↵");
   });
 });
 
@@ -198,7 +188,7 @@ describe("words", () => {
   it("gives exact values and the step's header", () => {
     expect(stepValues(0.81234, 0.53249)).toBe("p = 0.8123 · entropy 0.532 nats");
     expect(stepHeader(3, " the", 0.81, 16)).toBe("step 3 · “ the” · p 81% · chosen at position 18");
-    expect(stepHeader(0, "\n", 0.05, 4)).toBe("step 0 · “↵” · p 5.0% · chosen at position 3");
+    expect(stepHeader(0, "↵", 0.05, 4)).toBe("step 0 · “↵” · p 5.0% · chosen at position 3");
   });
 
   it("fills the bars", () => {

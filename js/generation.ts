@@ -57,13 +57,6 @@ export function decodeGeneration(
   return { steps: n, probs, entropies, alternatives: listed };
 }
 
-/** A generated token's text as a chip shows it: a raw line break or tab as a symbol, nothing as ∅ (the text
- * stays one line; everything else is shown as Python sent it). */
-export function chipText(text: string): string {
-  if (!text) return "∅";
-  return text.replace(/\r\n|\n/g, "↵").replace(/\r/g, "␍").replace(/\t/g, "⇥");
-}
-
 // ---- `_step_rows` -------------------------------------------------------------------------------------
 
 /** Values of one step's rows: layers × heads rows of prompt_length + step keys. */
@@ -134,7 +127,7 @@ export function stepAfterToken(token: number, step: number, promptLength: number
 
 /** Key `key` of a step's row as text: a prompt token, or an earlier generated one. */
 export function keyText(key: number, promptLength: number, promptTexts: readonly string[], generated: readonly string[]): string {
-  return key < promptLength ? (promptTexts[key] ?? "") : chipText(generated[key - promptLength] ?? "");
+  return key < promptLength ? (promptTexts[key] ?? "") : (generated[key - promptLength] ?? "");
 }
 
 // ---- stepping ----------------------------------------------------------------------------------------
@@ -202,9 +195,10 @@ export function stepValues(p: number, entropy: number): string {
   return `p = ${p.toFixed(4)} · entropy ${entropy.toFixed(3)} nats`;
 }
 
-/** The selected step's header: "step 3 · “ the” · p 81% · chosen at position 18". */
+/** The selected step's header: "step 3 · “ the” · p 81% · chosen at position 18" (texts come visible from
+ * Python: ↵ ⇥ ␣ ∅, attnwidget/engine/tokens.py's visible_text). */
 export function stepHeader(step: number, text: string, p: number, promptLength: number): string {
-  return `step ${step} · “${chipText(text)}” · p ${formatProb(p)} · chosen at position ${choosingPosition(promptLength, step)}`;
+  return `step ${step} · “${text}” · p ${formatProb(p)} · chosen at position ${choosingPosition(promptLength, step)}`;
 }
 
 /** Entropy (nats) that fills a chip's entropy bar: e⁵ ≈ 150 equally likely tokens; more stays full. */

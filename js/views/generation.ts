@@ -10,7 +10,7 @@ import { SCALE_NOTES, cssColor, legendTicks, scaleParams, weightLevels } from ".
 import * as data from "../data";
 import { Tooltip, el, fitCanvas, layeredBox, onResize, pixelDensity, pointIn, setLiveText } from "../dom";
 import {
-  type DecodedGeneration, chipText, choosingPosition, entropyFill, generationStatus, headRow, keyOffset,
+  type DecodedGeneration, choosingPosition, entropyFill, generationStatus, headRow, keyOffset,
   keyText, maxValue, probFill, samplingText, stepForKey, stepHeader, stepRows, stepValues, stripAt, stripGeometry,
   type StripGeometry,
 } from "../generation";
@@ -129,7 +129,7 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
 
   // ---- the tokens ----------------------------------------------------------------------------------------
   const chipTip = (decoded: DecodedGeneration, tokens: string[], s: number, promptLength: number) =>
-    `step ${s} · “${chipText(tokens[s] ?? "")}” at #${promptLength + s} · ${stepValues(decoded.probs[s], decoded.entropies[s])}`;
+    `step ${s} · “${tokens[s] ?? ""}” at #${promptLength + s} · ${stepValues(decoded.probs[s], decoded.entropies[s])}`;
 
   const makeChip = (decoded: DecodedGeneration, tokens: string[], s: number, promptLength: number): HTMLSpanElement => {
     const chip = el("span", "aw-gen-chip", undefined, { "data-step": String(s) });
@@ -142,7 +142,7 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
     const entropyBar = el("span", "aw-gen-fill");
     entropyBar.style.width = `${(entropyFill(decoded.entropies[s]) * 100).toFixed(1)}%`;
     entropy.append(entropyBar);
-    chip.append(el("span", "aw-gen-tok", chipText(tokens[s] ?? "")), bar, entropy);
+    chip.append(el("span", "aw-gen-tok", tokens[s] ?? ""), bar, entropy);
     return chip;
   };
 
@@ -230,18 +230,18 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
       track.append(fill);
       item.append(
         el("span", "aw-gen-alt-mark", alt.chosen ? "✓" : ""),
-        el("span", "aw-gen-alt-tok", `“${chipText(alt.text)}”`),
+        el("span", "aw-gen-alt-tok", `“${alt.text}”`),
         track,
         el("span", "aw-gen-alt-p", formatProb(alt.p)),
       );
-      item.dataset.tip = `“${chipText(alt.text)}” · p = ${alt.p.toFixed(4)}${alt.chosen ? " · the token written" : ""}`;
+      item.dataset.tip = `“${alt.text}” · p = ${alt.p.toFixed(4)}${alt.chosen ? " · the token written" : ""}`;
       alternatives.append(item);
     }
     if (!alts.some((a) => a.chosen)) {
       const item = el("li", "aw-gen-alt is-chosen is-outside");
       item.append(
         el("span", "aw-gen-alt-mark", "✓"),
-        el("span", "aw-gen-alt-tok", `“${chipText(tokens[s] ?? "")}”`),
+        el("span", "aw-gen-alt-tok", `“${tokens[s] ?? ""}”`),
         el("span", "aw-hint", `${formatProb(decoded.probs[s])}: sampled from outside the ${alts.length} most likely`),
       );
       alternatives.append(item);
