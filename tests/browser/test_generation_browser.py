@@ -143,6 +143,8 @@ def test_the_view_fills_in_while_the_model_writes(lab: Any, written: dict[str, i
     # No attention rows yet: the strips say when they come.
     assert "finished writing" in view(lab, cell, "generation-strips-message").inner_text()
     lab.screenshot("writing", lab.output(cell))
+    # Focused while writing (for the arrow keys): still focused once the recorded pass renders it again.
+    generation(lab, cell).focus()
 
     lab.kernel.run("w.wait(timeout=60)")
     wait_data(lab, cell, f"el.dataset.running === 'false' && Number(el.dataset.steps) === {WRITTEN}", "every token")
@@ -157,6 +159,7 @@ def test_the_view_fills_in_while_the_model_writes(lab: Any, written: dict[str, i
         arg=[view(lab, cell, "token-strip").element_handle(), prompt + WRITTEN],
     )
     assert strip.count() == prompt + WRITTEN
+    assert generation(lab, cell).evaluate("el => el === document.activeElement"), "the focus was lost"
     chips = generation(lab, cell).locator(".aw-gen-chip")
     assert chips.count() == WRITTEN
     # Each chip shows its token as Python made it visible (↵ ⇥ ␣ ∅), as text.
