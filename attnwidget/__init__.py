@@ -33,6 +33,7 @@ from .output.figures import AttentionVisualizer
 from .widgets import encode
 from .widgets.attention import AttentionWidget, show
 from .widgets.compare import CompareWidget, compare
+from .widgets.interop import from_cache
 
 # Modules that were top-level before the package was split into layers: `import attnwidget.scores` and
 # `from attnwidget.scores import top_heads` keep working.
@@ -64,6 +65,7 @@ __all__ = [
     "ModelLoadError",
     "compare",
     "export_html",
+    "from_cache",
     "load_model",
     "memory_budget",
     "set_memory_budget",

@@ -68,6 +68,9 @@ class Extraction:
         computed on first read from `final_hidden` (the model's last hidden state); None for encoders.
     generation : for a result of `AttentionExtractor.generate`, the steps as they were taken (see the
         "generation" properties: `prompt_length`, `generated_tokens`, `step_probs`, ...); None otherwise.
+    no_model : for an extraction read from stored activations (`attnwidget.from_cache`), why there is no
+        model behind it; what needs the model (predictions, logit lens, attribution, value-weighted maps,
+        interventions) then raises ValueError saying so (`needs_model`). None otherwise.
 
     Attention and MLP neurons of a layer are recomputed from the model when asked (one block is run again
     on its recorded input), so the model must stay unchanged while its extractions are in use. The
@@ -90,6 +93,15 @@ class Extraction:
     _head_scores: ScoreTable | None = field(default=None, repr=False)
     lens: LensProjector | None = field(default=None, repr=False)
     generation: GenerationRecord | None = field(default=None, repr=False)
+    no_model: str | None = field(default=None, repr=False)
+
+    def needs_model(self, what: str) -> str:
+        """Why `what` cannot be had from this extraction when it has no model behind it ("" when it has one)."""
+        return "" if self.no_model is None else f"{what} needs the model: {self.no_model}"
+
+    def _require_model(self, what: str) -> None:
+        if self.no_model is not None:
+            raise ValueError(self.needs_model(what))
 
     # ---- the recorded pass (rebuilt when the memory budget dropped it) ---------------------------------
     @property
@@ -306,6 +318,7 @@ class Extraction:
 
     def top_predictions(self, position: int) -> list[tuple[str, float]]:
         """The model's top-k next-token predictions after `position`, as (token text, probability)."""
+        self._require_model("predicting the next token")
         final = self.final_hidden if self.predictor is not None else None
         if self.predictor is None or final is None:
             raise ValueError(f"{self.model_name} is not a causal language model; it predicts no next token")
@@ -380,6 +393,7 @@ class Extraction:
         Row 0 unembeds the embeddings, row l + 1 the output of layer l (through the model's final norm);
         the last row is the model's own prediction (`top_predictions(position)`). Costs (layers + 1) rows
         of unembedding, whatever the prompt's length."""
+        self._require_model("the logit lens")
         final = self.final_hidden if self.lens is not None else None
         if self.lens is None or final is None:
             raise ValueError(f"{self.model_name} is not a causal language model; it has no logit lens")
@@ -411,6 +425,7 @@ class Extraction:
         `contrast`) at `position`, each through the final norm frozen at its real scale there; the parts add
         up to the model's own logit. `target`: None (the top prediction), a token id or a one-token text.
         Raises ValueError for encoders, a text of more than one token or an unknown id."""
+        self._require_model("logit attribution")
         position = check_index(position, self.seq_len, "position", "this prompt's token count")
         return attribution.logit_attribution(self, position, target, contrast)
 
@@ -426,6 +441,7 @@ class Extraction:
         layer = check_index(layer, self.num_layers, "layer", "this model's layer count")
         if head is not None:
             head = check_index(head, self.num_heads, "head", "each layer's head count")
+        self._require_model("value-weighted attention")
         return attribution.value_weighted(self, layer, head)
 
     # ---- interventions (attnwidget.engine.interventions) -------------------------------------------------
@@ -439,6 +455,7 @@ class Extraction:
         the attention output projection's input) and MLP `neurons` ((layer, index) pairs) set to 0
         (``mode="zero"``) or to their mean over this prompt's positions (``"mean"``). Only the blocks from
         the first intervened layer on run again. Raises IndexError / ValueError for bad input or encoders."""
+        self._require_model("ablation")
         return interventions.ablate(self, heads, neurons, mode)
 
     def patch(
@@ -451,6 +468,7 @@ class Extraction:
         """This prompt's predictions with the outputs of `heads` and `neurons` taken from `source`'s run (same
         model): at every position, or at ``positions=[(this position, source position), ...]`` (required
         when the prompts' lengths differ)."""
+        self._require_model("patching")
         return interventions.patch(self, source, heads, neurons, positions)
 
     def head_effects(
@@ -460,6 +478,7 @@ class Extraction:
         top prediction there) when each head alone is ablated (``mode`` as in `ablate`); each entry equals
         ``ablate(heads=[(layer, head)], mode=mode).effect(position, target)["delta"]``. The heads of one
         layer share a re-run; a progress bar shows (``progress=False`` hides it)."""
+        self._require_model("head effects")
         return interventions.head_effects(self, position, target, mode, progress)
 
     # ---- statistics ------------------------------------------------------------------------------

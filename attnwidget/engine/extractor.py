@@ -6,6 +6,7 @@ Its method names are those of the "Show Me Your Attention" scripts attnwidget re
 from __future__ import annotations
 
 import os
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import attribution, capture, generation
+from . import attribution, capture, generation, interop
 from .errors import AttentionUnavailableError
 from .extraction import NEURON_KINDS, Extraction, check_index
 from .lens import LensProjector
@@ -43,7 +44,9 @@ class AttentionExtractor:
     ----------
     model_name : a model spec (bundled alias, hub id in the local cache, folder or .gguf file); the bundled
         ``"smollm2-135m"`` when omitted.
-    model, tokenizer : an already-loaded model and its tokenizer, used instead of loading `model_name`.
+    model, tokenizer : an already-loaded model and its tokenizer, used instead of loading `model_name`: a
+        transformers model, or a TransformerLens `TransformerBridge` or an nnsight `LanguageModel`, whose
+        transformers model is run (its own tokenizer is used when `tokenizer` is not given).
     device : ``"cpu"``, ``"cuda"``, ...; the GPU when there is one, else the CPU.
     top_k : how many next-token predictions to keep at each position.
 
@@ -63,7 +66,7 @@ class AttentionExtractor:
         device: str | None = None,
         top_k: int = 10,
     ) -> None:
-        if (model is None) != (tokenizer is None):
+        if model is None and tokenizer is not None:
             raise TypeError("pass both model= and tokenizer=, or neither (to load model_name)")
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive int, got {top_k!r}")
@@ -71,6 +74,13 @@ class AttentionExtractor:
             model, tokenizer = load_model(model_name, device)
             self.model_name = str(model_name) if model_name is not None else "smollm2-135m"
         else:
+            model, carried = interop.unwrap(model, device)
+            tokenizer = carried if tokenizer is None else tokenizer
+            if tokenizer is None:
+                raise TypeError(
+                    "pass both model= and tokenizer= (TransformerLens and nnsight models carry their own "
+                    "tokenizer), or neither (to load model_name)"
+                )
             if device is not None:
                 model.to(device)
             model.eval()
@@ -412,12 +422,15 @@ def model_info(model: Any) -> dict[str, Any]:
 
 
 _shared: dict[str, AttentionExtractor] = {}
+# Extractors of models that carry their tokenizer (TransformerLens, nnsight), for as long as the model lives.
+_shared_wrapped: weakref.WeakKeyDictionary[Any, AttentionExtractor] = weakref.WeakKeyDictionary()
 
 
 def shared_extractor(model: Any = None) -> AttentionExtractor:
-    """The extractor for `model`: an `AttentionExtractor` as it is, or a model spec (alias, folder, .gguf
-    file, cached hub id; None for the bundled default) whose extractor is built once and then shared by
-    `attnwidget.show` and `attnwidget.compare`."""
+    """The extractor for `model`: an `AttentionExtractor` as it is; a model spec (alias, folder, .gguf file,
+    cached hub id; None for the bundled default) or a TransformerLens `TransformerBridge` or nnsight
+    `LanguageModel`, whose extractor is built once and then shared by `attnwidget.show` and
+    `attnwidget.compare`."""
     if isinstance(model, AttentionExtractor):
         return model
     if model is None or isinstance(model, (str, os.PathLike)):
@@ -425,4 +438,13 @@ def shared_extractor(model: Any = None) -> AttentionExtractor:
         if key not in _shared:
             _shared[key] = AttentionExtractor(model)
         return _shared[key]
-    raise TypeError(f"model must be a model spec or an AttentionExtractor, got {type(model).__name__}")
+    if interop.library_of(model) is not None:
+        extractor = _shared_wrapped.get(model)
+        if extractor is None:
+            extractor = _shared_wrapped[model] = AttentionExtractor(model=model)
+        return extractor
+    raise TypeError(
+        "model must be a model spec, an AttentionExtractor, a TransformerLens TransformerBridge or an nnsight "
+        f"LanguageModel, got {type(model).__name__} (AttentionExtractor(model=..., tokenizer=...) takes any "
+        "transformers model)"
+    )

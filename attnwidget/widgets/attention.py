@@ -442,7 +442,9 @@ class AttentionWidget(WidgetBase):
         """Why this model has no logit attribution or neuron effects ("" when it has them)."""
         ex = self._extraction
         if ex.predictor is None:
-            return f"{ex.model_name} is not a causal language model with an unembedding: it has no logits to explain"
+            return ex.needs_model("this view") or (
+                f"{ex.model_name} is not a causal language model with an unembedding: it has no logits to explain"
+            )
         return ""
 
     def _token_id(self, name: str, value: Any) -> int | None:
@@ -620,7 +622,9 @@ class AttentionWidget(WidgetBase):
         ex = self._extraction
         empty: dict[str, Any] = {"info": {"position": -1, "k": 0}, "tokens": [], "data": b""}
         if ex.lens is None or ex.final_hidden is None:
-            empty["info"]["unavailable"] = f"{ex.model_name} is not a causal language model: it has no logit lens"
+            empty["info"]["unavailable"] = ex.needs_model("the logit lens") or (
+                f"{ex.model_name} is not a causal language model: it has no logit lens"
+            )
             return empty
         if position < 0:
             return empty
