@@ -69,7 +69,7 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
   const stepTitle = el("div", "aw-gen-step-title", undefined, { "data-testid": "generation-step-header" });
   const alternatives = el("ol", "aw-gen-alts", undefined, { "data-testid": "generation-alternatives" });
   const stripsTitle = el("div", "aw-effects-list-title", "where every head looked · rows: layers, columns: heads · click: select");
-  const frame = el("div", "aw-gen-frame");
+  const frame = el("div", "aw-grid-frame"); // laid out as the head grid: head labels on top, layers left
   const headLabels = el("div", "aw-grid-head-labels");
   const { box, base, overlay } = layeredBox("aw-gen-strips", "generation-strips");
   const stripsMessage = el("div", "aw-gen-strips-message", undefined, { "data-testid": "generation-strips-message" });
