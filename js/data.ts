@@ -92,6 +92,12 @@ export function neurons(model: Model): DecodedNeurons | null {
   return sent && { info: sent.info, values: memo(sent.data, () => decodeFloat16(sent.data)) };
 }
 
+/** Why the neuron plot has no rows ("" when it has them): none of the kind were recorded. */
+export function neuronsUnavailable(model: Model): string {
+  const sent = model.get("_neurons") as Partial<Encoded<NeuronsInfo>> | undefined;
+  return sent?.info?.unavailable ?? "";
+}
+
 export interface TopTokens {
   /** Texts [rows][k]. */
   tokens: string[][];

@@ -101,6 +101,8 @@ export interface NeuronsInfo {
   dtype: "float16";
   /** Neuron index of each row, most variable first. */
   indices: number[];
+  /** Why there are no rows (k 0): none of this kind were recorded (an activation cache without them). */
+  unavailable?: string;
 }
 
 /** Top next tokens per position: texts [seq][k] and float16 probabilities [seq, k] (empty for encoders). */

@@ -160,9 +160,16 @@ def test_from_cache_with_token_texts_a_filtered_cache_and_a_batch(bridge: Any) -
         second.attention(1), extractor.extract_activations("A dog ran in the park and a dog").attention(1), atol=1e-5
     )
 
+    # The patterns alone: every attention view; the neuron plot says nothing of it was recorded.
     patterns_only = tl_cache(bridge, ids, names_filter=lambda name: name.endswith("hook_pattern"))
-    with pytest.raises(ValueError, match="holds no residual stream"):
-        attnwidget.from_cache(patterns_only, texts)
+    shown = attnwidget.from_cache(patterns_only, texts)
+    np.testing.assert_array_equal(shown.extraction.attention(1), patterns_only["blocks.1.attn.hook_pattern"][0].numpy())
+    assert shown.extraction.head_scores()["induction"].shape == (ex.num_layers, ex.num_heads)
+    assert shown._neuron_widths == {"residual": 0} and shown.neuron_k == 1
+    assert (
+        shown._neurons["info"]["k"] == 0
+        and "no residual activations were recorded" in shown._neurons["info"]["unavailable"]
+    )
     with pytest.raises(ValueError, match="holds no attention patterns"):
         attnwidget.from_cache(tl_cache(bridge, ids, names_filter=lambda name: "resid" in name), texts)
     with pytest.raises(ValueError, match=f"tokens has 3 tokens, the cache's attention maps {len(ids)}"):

@@ -194,12 +194,9 @@ def extraction_from_cache(cache: Any, tokens: Any, batch: int = 0, model_name: s
         _RESID_POST.format(layer) if _RESID_POST.format(layer) in names else _RESID_PRE.format(layer + 1)
         for layer in range(num_layers)
     ]
-    missing = [name for name in residual_names if name not in names]
-    if missing:
-        raise ValueError(
-            f"the cache holds no residual stream ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): "
-            "the widget's neuron plot needs it; keep the hook_resid_pre / hook_resid_post names in names_filter"
-        )
+    # A cache without the residual stream (names_filter kept the patterns only) gives one of width 0: nothing
+    # recorded, so the neuron plot says so; the attention views need nothing else.
+    has_residual = all(name in names for name in residual_names)
     mlp_names = [_MLP_POST.format(layer) for layer in range(num_layers)]
     mlp = [row(name) for name in mlp_names] if all(name in names for name in mlp_names) else None
 
@@ -213,7 +210,9 @@ def extraction_from_cache(cache: Any, tokens: Any, batch: int = 0, model_name: s
         "(AttentionExtractor(model=bridge) runs the model)"
     )
     stored = [LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=p) for p in patterns]
-    rows = [row(name)[0] for name in residual_names]
+    rows = (
+        [row(name)[0] for name in residual_names] if has_residual else [torch.zeros(seq_len, 0) for _ in residual_names]
+    )
 
     def record() -> RecordedPass:
         # Run again after the memory budget dropped it: the residual stream is stacked anew from the cache.
@@ -227,7 +226,7 @@ def extraction_from_cache(cache: Any, tokens: Any, batch: int = 0, model_name: s
         "num_layers": num_layers,
         "num_heads": num_heads,
         "num_key_value_heads": num_heads,  # the cache's maps are per query head
-        "hidden_size": int(rows[0].shape[-1]),
+        "hidden_size": int(rows[0].shape[-1]) if has_residual else None,
         "intermediate_size": int(mlp[0].shape[-1]) if mlp is not None else None,
         "vocab_size": getattr(config, "d_vocab", None),
         "max_positions": int(getattr(config, "n_ctx", 0) or 0),

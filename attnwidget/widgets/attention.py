@@ -35,6 +35,7 @@ from .base import BoundedInt, Checked, Choice, Names, Recent, WidgetBase, invali
 
 COLOR_SCALES = ("linear", "gamma", "row", "log")
 NEURON_K_MAX = 256
+DEFAULT_NEURON_K = 16
 PREDICTIONS_SHOWN = 3
 PREDICTIONS_MAX_TOKENS = 4096
 # What `head_score` can be: "none" (the grid shows thumbnails), a score of attnwidget.analysis.scores,
@@ -252,7 +253,7 @@ class AttentionWidget(WidgetBase):
         token: int = -1,
         color_scale: str = "log",
         neuron_kind: str = "residual",
-        neuron_k: int = 16,
+        neuron_k: int | None = None,
         head_score: str = "none",
         target: str = "",
         contrast: str = "",
@@ -282,6 +283,8 @@ class AttentionWidget(WidgetBase):
         self._writer: threading.Thread | None = None
         if views is None:
             views = VIEWS if self._steps() or self._run is not None else VIEWS_WITHOUT_GENERATION
+        if neuron_k is None:  # 16, or all of them where a model (or a cache) has fewer
+            neuron_k = min(DEFAULT_NEURON_K, self._neuron_k_bounds()[1])
         # The last target / contrast the views sent that was refused (shown in `_effects.info.error`), and
         # the messages refused while a front-end message is applied (`set_state`).
         self._effects_error: str | None = None
@@ -535,7 +538,9 @@ class AttentionWidget(WidgetBase):
         return self._value_weighting_why
 
     def _neuron_k_bounds(self) -> tuple[int, int, str]:
-        return 1, min(NEURON_K_MAX, *self._neuron_widths.values()), ""
+        # A kind with no neurons recorded (width 0: a cache without the residual stream) bounds nothing.
+        widths = [width for width in self._neuron_widths.values() if width > 0]
+        return 1, min(NEURON_K_MAX, *widths) if widths else 1, ""
 
     def _neuron_kinds(self) -> tuple[str, ...]:
         return tuple(kind for kind in NEURON_KINDS if kind in self._neuron_widths)
@@ -612,6 +617,10 @@ class AttentionWidget(WidgetBase):
         )
         layer, kind, k = checked["layer"], checked["neuron_kind"], checked["neuron_k"]
         activations = self._extraction.neuron_activations(layer, kind)
+        if activations.shape[-1] == 0:
+            why = f"{self._extraction.model_name}: no {kind} activations were recorded (a cache without them)"
+            info = {"layer": layer, "kind": kind, "k": 0, "seq_len": activations.shape[0], "dtype": "float16"}
+            return {"info": {**info, "indices": [], "unavailable": why}, "data": b""}
         indices = top_variable_neurons(activations, k)
         info = {"layer": layer, "kind": kind, "k": len(indices), "seq_len": activations.shape[0], "dtype": "float16"}
         data = encode.encode_float16(np.ascontiguousarray(activations[:, indices].T))

@@ -25,7 +25,9 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
   const texts = data.tokens(model);
   const seq = info.seq_len;
   const kinds = Object.keys(info.neuron_widths) as NeuronKind[];
-  const kMax = Math.min(256, info.neuron_widths.residual ?? 256);
+  // Kinds with no neurons recorded (width 0: a cache without the residual stream) bound nothing.
+  const recorded = Object.values(info.neuron_widths).filter((w) => w > 0);
+  const kMax = recorded.length ? Math.min(256, ...recorded) : 1;
 
   const root = el("section", "aw-panel aw-neuron-panel");
   const header = el("div", "aw-panel-header");
@@ -51,7 +53,9 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
   const legend = createLegend({ width: 220, testid: "neuron-legend" });
   // The chosen neuron (`neuron`): what its output direction promotes and suppresses (`_neuron_effects`).
   const effectsBox = el("div", "aw-neuron-effects", undefined, { "data-testid": "neuron-effects" });
-  root.append(header, frame, legend.root, effectsBox);
+  const unavailable = el("div", "aw-hint", undefined, { "data-testid": "neuron-unavailable" });
+  unavailable.hidden = true;
+  root.append(header, unavailable, frame, legend.root, effectsBox);
   const tooltip = new Tooltip(frame);
   const stem = () => {
     const neurons = data.neurons(model);
@@ -81,7 +85,12 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
     const neurons = data.neurons(model);
     kindSelect.value = model.get("neuron_kind");
     if (document.activeElement !== kInput) kInput.value = String(model.get("neuron_k"));
-    if (!neurons) return;
+    const why = data.neuronsUnavailable(model);
+    unavailable.textContent = why;
+    unavailable.hidden = !why;
+    frame.hidden = legend.root.hidden = Boolean(why);
+    if (why) title.textContent = `Neurons · layer ${model.get("layer")}`;
+    if (why || !neurons) return;
     const k = neurons.info.k;
     title.textContent = `Neurons · layer ${neurons.info.layer}`;
     height = k * rowHeight(k);

@@ -45,12 +45,20 @@ CACHE_WIDGET = textwrap.dedent(
     c
     """
 )
-CELL_BRIDGE, CELL_CACHE = 1, 2
+# A cache of the patterns alone: the attention views draw, the neuron plot says what it lacks.
+PATTERNS_WIDGET = textwrap.dedent(
+    """
+    _, patterns = bridge.run_with_cache(ids, names_filter=lambda name: name.endswith("hook_pattern"))
+    p = attnwidget.from_cache(patterns, ids, panel="neuron-plot")
+    p
+    """
+)
+CELL_BRIDGE, CELL_CACHE, CELL_PATTERNS = 1, 2, 3
 
 
 def test_lab_bridge_model_and_cache_widgets(lab_notebook: Any) -> None:
     pytest.importorskip("transformer_lens")
-    nb = lab_notebook("widget_interop.ipynb", [SETUP, BRIDGE_WIDGET, CACHE_WIDGET])
+    nb = lab_notebook("widget_interop.ipynb", [SETUP, BRIDGE_WIDGET, CACHE_WIDGET, PATTERNS_WIDGET])
     nb.run_all()
     check_views_draw(nb, CELL_BRIDGE, "w", "bridge")
     check_views_draw(nb, CELL_CACHE, "c", "cache")
@@ -67,5 +75,11 @@ def test_lab_bridge_model_and_cache_widgets(lab_notebook: Any) -> None:
     assert "needs the model" in state["text"], state
     assert view(nb, CELL_CACHE, "logit-lens").is_visible()
     nb.screenshot("cache", nb.output(CELL_CACHE))
+
+    message = nb.wait_for('[data-testid="neuron-unavailable"]', nb.output(CELL_PATTERNS))
+    message.wait_for(state="visible", timeout=15_000)
+    assert "no residual activations were recorded" in message.inner_text()
+    assert not view(nb, CELL_PATTERNS, "neuron-plot").is_visible()  # no empty plot under the message
+    assert view(nb, CELL_PATTERNS, "heatmap").is_visible()
     assert not nb.external_requests(), nb.external_requests()
     assert not nb.widget_errors(), nb.widget_errors()
