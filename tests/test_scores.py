@@ -213,14 +213,19 @@ def gpt2_result(bert_tokenizer: Any) -> Extraction:
 
 def test_widget_sends_every_score_as_float32(gpt2_result: Extraction, monkeypatch: pytest.MonkeyPatch) -> None:
     gpt2_result._head_scores = None
-    passes: list[int] = []
-    real = gpt2_result.iter_attention
+    passes: list[str] = []
 
-    def counting(**options: Any) -> Any:
-        passes.append(1)
-        return real(**options)
+    def counting(name: str) -> Any:
+        real = getattr(gpt2_result, name)
 
-    monkeypatch.setattr(gpt2_result, "iter_attention", counting)
+        def count(*args: Any, **options: Any) -> Any:
+            passes.append(name)
+            return real(*args, **options)
+
+        return count
+
+    for name in ("iter_attention", "iter_pooled_attention"):  # every pass over the layers' maps
+        monkeypatch.setattr(gpt2_result, name, counting(name))
     w = AttentionWidget(gpt2_result)
     assert len(passes) == 1, "thumbnails and every score come from one pass over the layers"
     assert w.head_score == "none"

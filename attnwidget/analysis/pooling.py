@@ -7,6 +7,9 @@ any size. Bins are ``pool_edges(length, bins)``: bin ``i`` covers ``floor(i·len
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import numpy as np
 
 
@@ -33,3 +36,60 @@ def max_pool_2d(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
 def max_pool(maps: np.ndarray, bins: int) -> np.ndarray:
     """Max-pool square maps ([..., n, n]) to ``bins × bins``."""
     return max_pool_2d(maps, bins, bins)
+
+
+def row_blocks(length: int, max_cells: int, causal: bool, bins: int | None = None) -> list[tuple[int, int]]:
+    """Blocks ``(start, stop)`` of query rows covering ``0 .. length``, for computing square maps a block at
+    a time: each block holds at most `max_cells` (rows × keys) cells, or one row bin when a bin alone holds
+    more; keys are ``stop`` for a `causal` map (later keys are masked), ``length`` otherwise. With `bins`,
+    every block is made of whole row bins of ``pool_edges(length, bins)``, so that it max-pools on its own
+    (`BlockMaxPool`)."""
+    candidates = pool_edges(length, bins) if bins is not None else np.arange(length + 1, dtype=np.int64)
+    keys = candidates if causal else np.full_like(candidates, length)
+    blocks = []
+    index = 0
+    while candidates[index] < length:
+        start = candidates[index]
+        cells = (candidates - start) * keys
+        furthest = int(np.searchsorted(cells, max_cells, side="right")) - 1
+        stop_index = min(max(furthest, index + 1), len(candidates) - 1)
+        blocks.append((int(start), int(candidates[stop_index])))
+        index = stop_index
+    return blocks
+
+
+class BlockMaxPool:
+    """``max_pool(maps, bins)`` of maps ``[heads, length, length]`` fed a block of query rows at a time
+    (`add`, blocks from `row_blocks` with the same `bins`), so the maps are never held whole. Rows are
+    pooled first within the block (a maximum over whole rows, contiguous in memory), then columns; a
+    maximum does not depend on the order, so the result equals `max_pool` of the whole maps."""
+
+    def __init__(self, heads: int, length: int, bins: int) -> None:
+        self.edges = pool_edges(length, bins)
+        self.length = length
+        self.pooled = np.zeros((heads, bins, bins), dtype=np.float32)
+
+    def add(self, start: int, weights: Any) -> None:
+        """Query rows ``start .. start + rows`` of the maps, float ``[heads, rows, keys]`` (torch on any
+        device, or numpy); keys past ``keys`` (a causal block's masked ones) count as 0. `start` and
+        ``start + rows`` must be bin edges."""
+        import torch
+
+        block = torch.from_numpy(weights) if isinstance(weights, np.ndarray) else weights
+        rows, keys = int(block.shape[1]), int(block.shape[2])
+        first, last = np.searchsorted(self.edges, [start, start + rows])
+        if self.edges[first] != start or self.edges[last] != start + rows:
+            raise ValueError(f"rows {start}..{start + rows} do not start and end on pooling bins {self.edges}")
+        bins = len(self.edges) - 1
+        if bins == self.length:  # one row and one column per bin: nothing to pool
+            self.pooled[:, start : start + rows, :keys] = block.float().cpu().numpy()
+            return
+        local = self.edges[first : last + 1] - start
+        with torch.inference_mode():
+            if len(local) == 2:  # one bin
+                by_rows = block.amax(1, keepdim=True)
+            else:
+                by_rows = torch.stack([block[:, a:b].amax(1) for a, b in itertools.pairwise(local)], dim=1)
+        columns = self.edges[:-1][self.edges[:-1] < keys]
+        host = by_rows.float().cpu().numpy()
+        self.pooled[:, first:last, : len(columns)] = np.maximum.reduceat(host, columns, axis=-1)

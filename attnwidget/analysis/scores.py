@@ -42,9 +42,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 LOCAL_WINDOW = 3
 
@@ -86,18 +89,19 @@ SCORES: dict[str, Score] = {
 SCORE_NAMES = tuple(SCORES)
 #: What the widget's layer-statistics view shows, in its order.
 LAYER_STAT_NAMES = ("peak", "entropy", "first_token", "previous_token")
+_SWEPT = frozenset({"peak", "entropy", "normalized_entropy"})
 #: Scores that do not depend on the prompt's length: prompts of different lengths are compared by them.
 LENGTH_FREE_NAMES = ("peak", "normalized_entropy", "first_token", "previous_token")
 #: Names used by earlier versions, still accepted where a score is named (``head_scores()["bos"]``).
 FORMER_NAMES = {"bos": "first_token"}
 
-# Rows per block of the row sweep (entropy, peak): its temporaries stay ~8 MiB at 4096 tokens, where one of
-# the whole map (600 MB for 9 heads) would cost more in fresh pages than the arithmetic.
+# Rows per block when a whole map is scored (`layer_scores`): the temporaries of the row statistics stay
+# ~8 MiB at 4096 tokens, where whole-map ones (600 MB for 9 heads) would cost more in fresh pages than the
+# arithmetic.
 _SWEEP_ROWS = 512
-# Pairs of (query, target) gathered at once by `induction_scores` (bounds its memory on very repetitive
+# Pairs of (query, target) gathered at once for the induction score (bounds its memory on very repetitive
 # prompts, where there are up to seq² / 2 pairs).
 _PAIR_CHUNK = 1 << 20
-_SWEPT = frozenset({"peak", "entropy", "normalized_entropy"})
 
 
 def canonical_name(name: str) -> str:
@@ -114,32 +118,223 @@ class ScoreTable(dict[str, np.ndarray]):
         raise KeyError(key)
 
 
-# ---- one layer's maps [heads, seq, seq] → [heads] -------------------------------------------------------
+# ---- one layer, a block of query rows at a time ------------------------------------------------------
 def _check_maps(maps: np.ndarray) -> None:
     if maps.ndim != 3 or maps.shape[1] != maps.shape[2]:
         raise ValueError(f"expected maps of shape [heads, seq, seq], got {maps.shape}")
 
 
-def row_sweep(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entropy, peak), each float64 [heads, seq]: every query row's entropy ``-Σ p ln p`` (nats, 0 ln 0 = 0)
-    and its largest weight. The one O(seq²) pass of the scores, a block of rows at a time.
+def row_softmax(logits: torch.Tensor, finite_keys: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(weights, entropy, peak)``: the softmax over the last axis of `logits` ``[..., keys]`` (−∞ where a
+    key is masked; a row masked whole gives zeros, as `LayerAttentionInputs.weights` makes it), and every
+    row's entropy (nats) and largest weight, float32 ``[...]``. `logits` is overwritten. `finite_keys`: how
+    many leading keys hold no −∞ in any row (a causal block's keys before its first row), which saves a pass.
 
-    Through torch's elementwise kernels (``entr``, ``amax``) rather than numpy's: 0.24 s against 0.44 s for
-    one SmolLM2 layer at 4096 tokens (9 × 4096², 2 CPU cores); terms in the maps' precision, sums in float64."""
-    _check_maps(maps)
+    The weights are bitwise those of ``torch.softmax(logits)``: the rows are first shifted by their maximum
+    ``m``, which is what the softmax itself subtracts (``x - m - 0 == x - m``). The statistics come from the
+    same numbers without a logarithm per weight: with ``z = Σ exp(s - m)`` the largest weight is ``1 / z``
+    (``exp(0) / z``) and ``-Σ p ln p = ln z - Σ p (s - m)``, a sum of non-negative terms (no cancellation).
+    Per weight that is one multiply-add against ``entr``'s logarithm: 0.6 against 7.6 ns on one core."""
     import torch
 
-    heads, seq, _ = maps.shape
-    entropy = torch.zeros((heads, seq), dtype=torch.float64)
-    peak = torch.zeros((heads, seq), dtype=torch.float64)
-    source = torch.from_numpy(np.ascontiguousarray(maps if maps.dtype.kind == "f" else maps.astype(np.float64)))
-    with torch.inference_mode():
-        for head in range(heads):
-            for start in range(0, seq, _SWEEP_ROWS):
-                rows = source[head, start : start + _SWEEP_ROWS]
-                entropy[head, start : start + rows.shape[0]] = torch.special.entr(rows).sum(-1, dtype=torch.float64)
-                peak[head, start : start + rows.shape[0]] = rows.amax(-1)
-    return entropy.numpy(), peak.numpy()
+    top = logits.amax(-1, keepdim=True)
+    logits.sub_(top)  # ≤ 0; NaN in a row masked whole (−∞ − −∞)
+    weights = torch.softmax(logits, dim=-1)
+    masked_rows = bool(torch.isinf(top).any())
+    if masked_rows:
+        weights.nan_to_num_(nan=0.0)
+    peak = weights.amax(-1)
+    # Masked keys (weight 0) add nothing to the sum below: 0 instead of −∞ (0 · −∞ is NaN).
+    logits[..., finite_keys:].nan_to_num_(nan=0.0, neginf=0.0)
+    entropy = logits.mul_(weights).sum(-1).neg_().sub_(peak.log())
+    if masked_rows:
+        entropy.masked_fill_(peak == 0, 0.0)
+    return weights, entropy, peak
+
+
+class LayerScorer:
+    """The scores of one layer, fed its maps a block of query rows at a time (`add_rows`): the one
+    implementation of every score's definition (see the module docstring). A block is float
+    ``[heads, rows, keys]``, torch on any device or numpy; keys beyond a block's last column count as 0
+    (a causal layer's block may stop at its last row's own position). Sums are taken in float64; what each
+    block adds stays on its device until `result`."""
+
+    def __init__(
+        self,
+        num_heads: int,
+        input_ids: np.ndarray,
+        causal: bool = True,
+        names: Collection[str] = SCORE_NAMES,
+        window: int = LOCAL_WINDOW,
+        pairs: InductionPairs | None = None,
+        indices: dict[Any, Any] | None = None,
+    ) -> None:
+        unknown = set(names) - set(SCORE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown scores {sorted(unknown)}; known: {', '.join(SCORE_NAMES)}")
+        if window < 0:
+            raise ValueError(f"window must be ≥ 0, got {window}")
+        self.names = [name for name in SCORE_NAMES if name in names]
+        self.num_heads = num_heads
+        self.seq = len(np.asarray(input_ids).reshape(-1))
+        self.causal = causal
+        self.window = window
+        self._rows_wanted = bool(_SWEPT & set(self.names))
+        # The offsets of A[i, i + offset] that the diagonal scores read.
+        wanted = set()
+        if "local" in self.names:
+            wanted |= set(range(-min(window, self.seq - 1), min(window, self.seq - 1) + 1))
+        if "previous_token" in self.names and self.seq > 1:
+            wanted.add(-1)
+        if "self" in self.names:
+            wanted.add(0)
+        self._offsets = sorted(wanted)
+        self._pairs: InductionPairs | None = None
+        if "induction" in self.names:
+            queries, targets, count = pairs if pairs is not None else induction_pairs(input_ids)
+            if np.any(np.diff(queries) < 0):  # each block reads its queries' pairs as one slice
+                order = np.argsort(queries, kind="stable")
+                queries, targets = queries[order], targets[order]
+            self._pairs = (queries, targets, count)
+        # Index tensors of the diagonals and pairs per block (start, rows, keys, device), shared by the
+        # scorers of every layer of one pass (`ScoreAccumulator.scorer`): every layer has the same blocks.
+        self._indices: dict[Any, Any] = {} if indices is None else indices
+        # What each block added: {part: [tensor, ...]}, reduced and copied to the host by `result`.
+        self._parts: dict[str, list[Any]] = {"entropy": [], "peak": [], "first": [], "diagonals": [], "induction": []}
+        self._rows_seen = 0
+
+    def add_rows(self, start: int, weights: Any, entropy: Any | None = None, peak: Any | None = None) -> None:
+        """Query rows ``start .. start + len`` of the layer's maps, ``weights [heads, rows, keys]``, and
+        optionally their rows' `entropy` and `peak` ``[heads, rows]`` (from `row_softmax`); without them they
+        are computed here from the weights (``entr``: a logarithm per weight)."""
+        import torch
+
+        if isinstance(weights, np.ndarray):  # a view (torch reads numpy's strides), a copy only if read-only
+            weights = torch.from_numpy(weights if weights.flags.writeable else weights.copy())
+        block = weights
+        if not block.is_floating_point():
+            block = block.double()
+        heads, rows, keys = block.shape
+        parts = self._parts
+        with torch.inference_mode():
+            if self._rows_wanted:
+                if entropy is None or peak is None:
+                    entropy = torch.special.entr(block).sum(-1, dtype=torch.float64)
+                    peak = block.amax(-1)
+                parts["entropy"].append(entropy)
+                parts["peak"].append(peak)
+            if "first_token" in self.names:
+                parts["first"].append(block[:, :, 0].sum(-1, dtype=torch.float64))
+            columns, inside = None, None
+            pair_chunks: list[Any] = []
+            if self._offsets or self._pairs is not None:
+                columns, inside, pair_chunks = self._block_indices(start, rows, keys, block.device)
+            if columns is not None and self._offsets:
+                # Row i's keys i + offset, all offsets in one gather (keys outside 0..keys-1 count as 0).
+                picked = block.gather(2, columns.expand(heads, rows, len(self._offsets)))
+                parts["diagonals"].append((picked * inside).sum(1, dtype=torch.float64))
+            for q, t, flat in pair_chunks:  # targets precede their query: within the block's keys
+                picked = block.reshape(heads, -1).index_select(1, flat) if block.is_contiguous() else block[:, q, t]
+                parts["induction"].append(picked.sum(-1, dtype=torch.float64))
+        self._rows_seen += rows
+
+    def _block_indices(self, start: int, rows: int, keys: int, device: Any) -> tuple[Any, Any, list[Any]]:
+        """(diagonal columns [rows, offsets] clamped to the keys, where they are inside [rows, offsets],
+        [(query rows, targets, query row · keys + target), ...] of the induction pairs whose query is in the
+        block)."""
+        import torch
+
+        key = (start, rows, keys, str(device))
+        found = self._indices.get(key)
+        if found is None:
+            offsets = torch.tensor(self._offsets, dtype=torch.int64, device=device)
+            columns = torch.arange(start, start + rows, device=device)[:, None] + offsets
+            inside = ((columns >= 0) & (columns < keys)).to(torch.float32)
+            chunks = []
+            if self._pairs is not None:
+                queries, targets, _count = self._pairs
+                low, high = (int(i) for i in np.searchsorted(queries, [start, start + rows]))
+                for first in range(low, high, _PAIR_CHUNK):
+                    last = min(high, first + _PAIR_CHUNK)
+                    q = torch.from_numpy(queries[first:last] - start).to(device)
+                    t = torch.from_numpy(targets[first:last]).to(device)
+                    chunks.append((q, t, q * keys + t))  # and their places in the flattened block
+            found = (columns.clamp_(0, max(keys - 1, 0)), inside, chunks)
+            self._indices[key] = found
+        return found  # type: ignore[no-any-return]
+
+    def result(self) -> ScoreTable:
+        """``{name: float64 [heads]}`` in `SCORE_NAMES` order, once every query row was added."""
+        if self._rows_seen != self.seq:
+            raise ValueError(f"{self._rows_seen} query rows were scored, the maps have {self.seq}")
+        seq, heads = self.seq, self.num_heads
+        parts = self._parts
+
+        def rows(name: str) -> np.ndarray:  # [heads, seq]
+            return np.concatenate([_host(part) for part in parts[name]], axis=-1)
+
+        def total(name: str, shape: tuple[int, ...]) -> np.ndarray:
+            return sum((_host(part) for part in parts[name]), np.zeros(shape))
+
+        nan = np.full(heads, np.nan)
+        entropy = rows("entropy") if self._rows_wanted else None
+        diagonals = dict(zip(self._offsets, total("diagonals", (heads, len(self._offsets))).T))
+        pairs = self._pairs
+        computed: dict[str, Any] = {
+            "induction": lambda: nan if pairs is None or pairs[2] == 0 else total("induction", (heads,)) / pairs[2],
+            "previous_token": lambda: nan if seq < 2 else diagonals[-1] / (seq - 1),
+            "first_token": lambda: total("first", (heads,)) / seq,
+            "self": lambda: diagonals[0] / seq,
+            "local": lambda: sum(diagonals[o] for o in self._offsets if abs(o) <= self.window) / seq,
+            "peak": lambda: rows("peak").mean(axis=-1),
+            "entropy": lambda: entropy.mean(axis=-1),  # type: ignore[union-attr]
+            "normalized_entropy": lambda: _normalized(entropy, self.causal),  # type: ignore[arg-type]
+        }
+        return ScoreTable((name, np.asarray(computed[name](), dtype=np.float64)) for name in self.names)
+
+    def row_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(entropy, peak), each float64 [heads, seq]: every query row's, once every row was added."""
+        parts = self._parts
+        return tuple(np.concatenate([_host(p) for p in parts[name]], axis=-1) for name in ("entropy", "peak"))  # type: ignore[return-value]
+
+
+def _host(values: Any) -> np.ndarray:
+    """float64 numpy of a small torch result (on any device)."""
+    return values.detach().to("cpu").double().numpy()  # type: ignore[no-any-return]
+
+
+def _score_maps(
+    maps: np.ndarray,
+    input_ids: np.ndarray | None,
+    causal: bool,
+    names: Collection[str],
+    window: int = LOCAL_WINDOW,
+    pairs: InductionPairs | None = None,
+) -> ScoreTable:
+    """Whole maps ``[heads, seq, seq]`` through a `LayerScorer`, `_SWEEP_ROWS` query rows at a time."""
+    _check_maps(maps)
+    seq = maps.shape[-1]
+    ids = np.zeros(seq, np.int64) if input_ids is None else np.asarray(input_ids).reshape(-1)
+    if len(ids) != seq:
+        raise ValueError(f"maps cover {seq} tokens but input_ids has {len(ids)}")
+    scorer = LayerScorer(maps.shape[0], ids, causal, names, window, pairs)
+    if maps.dtype.kind != "f":
+        maps = maps.astype(np.float64)
+    for start in range(0, seq, _SWEEP_ROWS):
+        scorer.add_rows(start, maps[:, start : start + _SWEEP_ROWS])
+    return scorer.result()
+
+
+def row_sweep(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(entropy, peak), each float64 [heads, seq]: every query row's entropy ``-Σ p ln p`` (nats, 0 ln 0 = 0)
+    and its largest weight, as `LayerScorer` takes them from weights alone."""
+    _check_maps(maps)
+    scorer = LayerScorer(maps.shape[0], np.zeros(maps.shape[-1], np.int64), names=("entropy", "peak"))
+    if maps.dtype.kind != "f":
+        maps = maps.astype(np.float64)
+    for start in range(0, maps.shape[-1], _SWEEP_ROWS):
+        scorer.add_rows(start, maps[:, start : start + _SWEEP_ROWS])
+    return scorer.row_statistics()
 
 
 def row_entropy(maps: np.ndarray) -> np.ndarray:
@@ -162,54 +357,37 @@ def _normalized(entropy_rows: np.ndarray, causal: bool) -> np.ndarray:
 
 def entropy_scores(maps: np.ndarray) -> np.ndarray:
     """float64 [heads]: mean over query rows of ``-Σ p ln p`` (nats)."""
-    return row_entropy(maps).mean(axis=-1)
+    return _score_maps(maps, None, True, ("entropy",))["entropy"]
 
 
 def normalized_entropy_scores(maps: np.ndarray, causal: bool) -> np.ndarray:
     """float64 [heads]: mean over rows that see ≥ 2 keys of the row entropy / ln(keys seen)."""
-    return _normalized(row_entropy(maps), causal)
+    return _score_maps(maps, None, causal, ("normalized_entropy",))["normalized_entropy"]
 
 
 def peak_scores(maps: np.ndarray) -> np.ndarray:
     """float64 [heads]: mean over query rows of the row's largest weight."""
-    return row_sweep(maps)[1].mean(axis=-1)
+    return _score_maps(maps, None, True, ("peak",))["peak"]
 
 
 def first_token_scores(maps: np.ndarray) -> np.ndarray:
     """float64 [heads]: mean over all query rows of ``A[i, 0]``."""
-    _check_maps(maps)
-    return maps[:, :, 0].mean(axis=-1, dtype=np.float64)
-
-
-def _diagonal_sum(maps: np.ndarray, offset: int) -> np.ndarray:
-    return np.diagonal(maps, offset=offset, axis1=1, axis2=2).sum(axis=-1, dtype=np.float64)
+    return _score_maps(maps, None, True, ("first_token",))["first_token"]
 
 
 def previous_token_scores(maps: np.ndarray) -> np.ndarray:
     """float64 [heads]: mean of ``A[i, i - 1]`` over ``i ≥ 1`` (NaN for a one-token prompt)."""
-    _check_maps(maps)
-    seq = maps.shape[1]
-    if seq < 2:
-        return np.full(maps.shape[0], np.nan)
-    return _diagonal_sum(maps, -1) / (seq - 1)
+    return _score_maps(maps, None, True, ("previous_token",))["previous_token"]
 
 
 def self_scores(maps: np.ndarray) -> np.ndarray:
     """float64 [heads]: mean of the diagonal ``A[i, i]``."""
-    _check_maps(maps)
-    return _diagonal_sum(maps, 0) / maps.shape[1]
+    return _score_maps(maps, None, True, ("self",))["self"]
 
 
 def local_scores(maps: np.ndarray, window: int = LOCAL_WINDOW) -> np.ndarray:
     """float64 [heads]: mean over query rows of the weight on keys ``j`` with ``|i - j| ≤ window``."""
-    _check_maps(maps)
-    if window < 0:
-        raise ValueError(f"window must be ≥ 0, got {window}")
-    seq = maps.shape[1]
-    total = np.zeros(maps.shape[0])
-    for offset in range(-min(window, seq - 1), min(window, seq - 1) + 1):
-        total += _diagonal_sum(maps, offset)
-    return total / seq
+    return _score_maps(maps, None, True, ("local",), window)["local"]
 
 
 InductionPairs = tuple[np.ndarray, np.ndarray, int]
@@ -217,7 +395,8 @@ InductionPairs = tuple[np.ndarray, np.ndarray, int]
 
 def induction_pairs(input_ids: np.ndarray) -> InductionPairs:
     """(queries, targets, number of scored queries): every pair ``(i, j + 1)`` with ``j < i - 1`` and
-    ``ids[j] == ids[i]``, as two int64 arrays, and how many distinct queries ``i`` have one."""
+    ``ids[j] == ids[i]``, as two int64 arrays ordered by query, and how many distinct queries ``i`` have
+    one."""
     ids = np.asarray(input_ids).reshape(-1)
     order = np.argsort(ids, kind="stable")  # positions grouped by token, ascending within a group
     bounds = np.flatnonzero(np.diff(ids[order])) + 1
@@ -235,7 +414,8 @@ def induction_pairs(input_ids: np.ndarray) -> InductionPairs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
     q_all = np.concatenate(queries).astype(np.int64)
     t_all = np.concatenate(targets).astype(np.int64)
-    return q_all, t_all, int(np.unique(q_all).size)
+    order = np.lexsort((t_all, q_all))
+    return q_all[order], t_all[order], int(np.unique(q_all).size)
 
 
 def induction_scores(maps: np.ndarray, input_ids: np.ndarray, pairs: InductionPairs | None = None) -> np.ndarray:
@@ -245,14 +425,7 @@ def induction_scores(maps: np.ndarray, input_ids: np.ndarray, pairs: InductionPa
     (query, target) pairs divided by the number of scored queries. `pairs` (from `induction_pairs`) can be
     passed to reuse them across layers."""
     _check_maps(maps)
-    queries, targets, count = pairs if pairs is not None else induction_pairs(input_ids)
-    if count == 0:
-        return np.full(maps.shape[0], np.nan)
-    total = np.zeros(maps.shape[0])
-    for start in range(0, len(queries), _PAIR_CHUNK):
-        q, t = queries[start : start + _PAIR_CHUNK], targets[start : start + _PAIR_CHUNK]
-        total += maps[:, q, t].sum(axis=-1, dtype=np.float64)
-    return total / count
+    return _score_maps(maps, input_ids, True, ("induction",), pairs=pairs)["induction"]
 
 
 def layer_scores(
@@ -264,26 +437,9 @@ def layer_scores(
     window: int = LOCAL_WINDOW,
     pairs: InductionPairs | None = None,
 ) -> ScoreTable:
-    """The scores `names` of one layer, ``{name: float64 [heads]}`` in `SCORE_NAMES` order, with one sweep
-    over the rows for those that need one (peak, entropy, normalized entropy)."""
-    _check_maps(maps)
-    if maps.shape[-1] != len(np.asarray(input_ids).reshape(-1)):
-        raise ValueError(f"maps cover {maps.shape[-1]} tokens but input_ids has {len(input_ids)}")
-    unknown = set(names) - set(SCORE_NAMES)
-    if unknown:
-        raise ValueError(f"unknown scores {sorted(unknown)}; known: {', '.join(SCORE_NAMES)}")
-    entropy_rows, peak_rows = row_sweep(maps) if _SWEPT & set(names) else (None, None)
-    computed: dict[str, Any] = {
-        "induction": lambda: induction_scores(maps, input_ids, pairs),
-        "previous_token": lambda: previous_token_scores(maps),
-        "first_token": lambda: first_token_scores(maps),
-        "self": lambda: self_scores(maps),
-        "local": lambda: local_scores(maps, window),
-        "peak": lambda: peak_rows.mean(axis=-1),  # type: ignore[union-attr]
-        "entropy": lambda: entropy_rows.mean(axis=-1),  # type: ignore[union-attr]
-        "normalized_entropy": lambda: _normalized(entropy_rows, causal),  # type: ignore[arg-type]
-    }
-    return ScoreTable((name, computed[name]()) for name in SCORE_NAMES if name in names)
+    """The scores `names` of one layer's whole maps, ``{name: float64 [heads]}`` in `SCORE_NAMES` order
+    (a `LayerScorer` fed the maps a block of rows at a time)."""
+    return _score_maps(maps, input_ids, causal, names, window, pairs)
 
 
 # ---- every layer ------------------------------------------------------------------------------------
@@ -305,6 +461,8 @@ class ScoreAccumulator:
         self.names = [name for name in SCORE_NAMES if name in names]
         self.window = window
         self._pairs = induction_pairs(self.input_ids) if "induction" in self.names else None
+        self._heads = num_heads
+        self._indices: dict[Any, Any] = {}  # shared by the scorers of every layer (same blocks)
         self._scores = {name: np.full((num_layers, num_heads), np.nan) for name in self.names}
         self._seen = np.zeros(num_layers, dtype=bool)
 
@@ -313,8 +471,19 @@ class ScoreAccumulator:
         scores = layer_scores(
             maps, self.input_ids, self.causal, names=self.names, window=self.window, pairs=self._pairs
         )
-        for name, values in scores.items():
-            self._scores[name][layer] = values
+        return self.put(layer, scores)
+
+    def scorer(self) -> LayerScorer:
+        """A `LayerScorer` for one layer with this accumulator's settings, for a caller that computes the
+        maps a block of rows at a time (hand its `result()` to `put`)."""
+        return LayerScorer(
+            self._heads, self.input_ids, self.causal, self.names, self.window, self._pairs, self._indices
+        )
+
+    def put(self, layer: int, scores: ScoreTable) -> ScoreTable:
+        """Keep one layer's scores ``{name: [heads]}`` (from `add`, or from a `scorer()`); returns them."""
+        for name in self.names:
+            self._scores[name][layer] = scores[name]
         self._seen[layer] = True
         return scores
 

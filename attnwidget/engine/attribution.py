@@ -409,8 +409,45 @@ class PositionParts:
     final: np.ndarray  # [hidden]: the last residual row (before the final norm)
 
 
+def replay_for_rows(source: LayerSource, batch_index: int, layer: int, position: int) -> LayerAttentionInputs:
+    """Run block `layer` once for two uses: its attention inputs over the whole prompt, returned (what a
+    layer's maps are computed from, as `LayerSource.attention_inputs` gives them), and what
+    `position_parts` needs of it at `position`, kept with the recorded pass (the query projection is not
+    cut to the row here: the maps need every row of it). A pass over every layer's maps that calls this
+    for each layer saves the logit attribution at `position` a replay of every block."""
+    _check_route(source)
+    model = source.replayer.model
+    structure = _structure(model)
+    mlp = structure.mlps[layer]
+    check = not structure.additive and mlp is not None
+    state = _RowState(position, batch_index, int(model.config.hidden_size), mode="block" if check else "heads")
+    with _row_dispatch(model):
+        _replay(source, source.recording.get(), layer, state, mlp if check else None, None)
+    if state.attention is None or state.head_inputs is None:
+        raise ValueError(f"layer {layer} ran no attention on its input")
+    # Only the row's numbers are kept: the prompt-long query, key and value go with the returned inputs.
+    kept = _RowState(
+        position,
+        batch_index,
+        state.hidden_size,
+        mode=state.mode,
+        output_projection=state.output_projection,
+        head_inputs=state.head_inputs,
+        attention_output=state.attention_output,
+        mlp_output=state.mlp_output,
+    )
+    key = ("row_states", batch_index)
+    rows: dict[int, dict[int, _RowState]] = source.recording.caches.get(key) or {}
+    if position not in rows:
+        rows = {position: {}}  # the positions of one pass over the layers
+    rows[position][layer] = kept
+    source.recording.keep(key, rows)
+    return state.attention
+
+
 def position_parts(source: LayerSource, batch_index: int, position: int, model_name: str) -> PositionParts:
-    """Replay every block for one position (see the module docstring) and check that the parts add up."""
+    """Replay every block for one position (see the module docstring) and check that the parts add up.
+    Blocks already run for this position by `replay_for_rows` are not run again."""
     _check_route(source)
     model = source.replayer.model
     structure = _structure(model)
@@ -418,13 +455,16 @@ def position_parts(source: LayerSource, batch_index: int, position: int, model_n
     recorded = source.recording.get()
     residual = recorded.residual[batch_index, :, position].double().cpu().numpy()  # [layers + 1, hidden]
     check = not structure.additive
+    kept: dict[int, _RowState] = (source.recording.caches.get(("row_states", batch_index)) or {}).get(position, {})
     states = []
     with _row_dispatch(model):
         for layer, mlp in enumerate(structure.mlps):
             if check and mlp is None:
                 raise ValueError(f"the MLP of {model_name} could not be located, so its output cannot be attributed")
-            state = _RowState(position, batch_index, hidden, mode="block" if check else "heads")
-            _replay(source, recorded, layer, state, mlp if check else None, structure.queries[layer])
+            state = kept.get(layer)
+            if state is None or (check and state.mode != "block"):
+                state = _RowState(position, batch_index, hidden, mode="block" if check else "heads")
+                _replay(source, recorded, layer, state, mlp if check else None, structure.queries[layer])
             states.append(state)
     heads, biases, mlps = [], [], []
     for layer, state in enumerate(states):

@@ -22,6 +22,7 @@ memory in all. MLP neurons are the input of each MLP's output projection.
 from __future__ import annotations
 
 import contextvars
+import math
 import threading
 import types
 import weakref
@@ -80,28 +81,59 @@ class LayerAttentionInputs:
 
     def weights(self, batch_index: int, length: int, heads: list[int] | None = None) -> torch.Tensor:
         """Attention weights [len(heads), length, length] for one batch row, first `length` positions."""
-        head_ids = list(range(self.num_heads)) if heads is None else heads
         if self.stored_weights is not None:
+            head_ids = list(range(self.num_heads)) if heads is None else heads
             return self.stored_weights[batch_index, head_ids, :length, :length].float()
+        # A fully masked row (never a real token's row after slicing) would be NaN; make it zeros.
+        return torch.softmax(self.logits(batch_index, length, heads), dim=-1).nan_to_num_(nan=0.0)
+
+    def logits(
+        self, batch_index: int, length: int, heads: list[int] | None = None, rows: tuple[int, int] | None = None
+    ) -> torch.Tensor:
+        """What the softmax of `weights` takes: q · kᵀ · scaling + mask, −∞ where a key is masked, float32
+        [len(heads), stop - start, keys] for the query rows ``rows = (start, stop)`` (all by default). keys:
+        ``stop`` for a causal layer (every later key is masked: the block's maps are 0 there), else `length`.
+        """
         assert self.query is not None and self.key is not None
+        start, stop = (0, length) if rows is None else rows
+        keys = stop if self.causal else length
         group = self.num_heads // self.num_kv_heads
-        query = self.query[batch_index, head_ids, :length].float()
-        key = self.key[batch_index, [h // group for h in head_ids], :length].float()
-        # In place where the result is the same: at 4096 tokens each [heads, seq, seq] temporary is 600 MB of
-        # fresh pages, which cost more than the arithmetic.
-        scores = torch.matmul(query, key.transpose(-1, -2)).mul_(self.scaling)
+        key = self.key[batch_index, :, :keys].float()
+        head_ids = list(range(self.num_heads)) if heads is None else heads
+        query = self.query[batch_index, :, start:stop] if heads is None else self.query[batch_index, heads, start:stop]
+        # A power of two scales q exactly, so (scaling · q) · kᵀ is bitwise scaling · (q · kᵀ), with no pass
+        # over the scores; any other scaling multiplies the scores, in place (at 4096 tokens a [heads, seq,
+        # seq] temporary is 600 MB of fresh pages, which cost more than the arithmetic).
+        exact = math.frexp(self.scaling)[0] == 0.5
+        query = query.float() * self.scaling if exact else query.float()
+        if heads is None:
+            # The query heads that read one key head are one matrix product: no copy of the keys per head.
+            grouped = query.reshape(key.shape[0], group * (stop - start), query.shape[-1])
+            if key.device.type == "cpu":
+                # One product per key head into one array: 20% faster than the batched product on 2 cores
+                # (which splits 3 key heads over 2 threads), bitwise the same.
+                scores = torch.empty((self.num_heads, stop - start, keys), dtype=grouped.dtype)
+                by_key_head = scores.view(key.shape[0], group * (stop - start), keys)
+                for index in range(key.shape[0]):
+                    torch.mm(grouped[index], key[index].t(), out=by_key_head[index])
+            else:
+                scores = torch.matmul(grouped, key.transpose(-1, -2)).view(self.num_heads, stop - start, keys)
+        else:
+            scores = torch.matmul(query, key[[h // group for h in head_ids]].transpose(-1, -2))
+        if not exact:
+            scores.mul_(self.scaling)
         if self.additive_mask is not None:
-            mask = _mask_rows(self.additive_mask, batch_index, head_ids, length).float()
+            mask = _mask_rows(self.additive_mask, batch_index, head_ids, length)[..., start:stop, :keys].float()
             fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
             scores = scores.add_(mask) if fits else scores + mask
         if self.bool_mask is not None:
-            allowed = _mask_rows(self.bool_mask, batch_index, head_ids, length)
+            allowed = _mask_rows(self.bool_mask, batch_index, head_ids, length)[..., start:stop, :keys]
             scores = scores.masked_fill(~allowed, float("-inf"))
         if self.causal:
-            future = torch.ones(length, length, dtype=torch.bool, device=scores.device).triu(1)
-            scores.masked_fill_(future, float("-inf"))
-        # A fully masked row (never a real token's row after slicing) would be NaN; make it zeros.
-        return torch.softmax(scores, dim=-1).nan_to_num_(nan=0.0)
+            # Rows start..stop see keys 0..row: only the block's last stop - start columns hold later keys.
+            future = torch.ones(stop - start, stop - start, dtype=torch.bool, device=scores.device).triu(1)
+            scores[..., start:stop].masked_fill_(future, float("-inf"))
+        return scores
 
 
 def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int], length: int) -> torch.Tensor:

@@ -16,7 +16,8 @@ from typing import Any, overload
 import numpy as np
 import torch
 
-from ..analysis.scores import ScoreAccumulator, ScoreTable
+from ..analysis.pooling import BlockMaxPool, row_blocks
+from ..analysis.scores import ScoreAccumulator, ScoreTable, row_softmax
 from . import attribution, interventions
 from .capture import LayerSource
 from .generation import GenerationRecord, Step
@@ -26,6 +27,11 @@ from .predictions import NextTokenPredictor
 NEURON_KINDS = ("residual", "mlp")
 # Bytes of attention maps computed at once on an accelerator (`Extraction._compute`).
 _DEVICE_MAP_BYTES = 2 << 30
+# Cells (heads × rows × keys) of one block of maps in `Extraction.iter_pooled_attention`: 4 MiB of float32
+# on the CPU, small enough that the block stays in the cache from its matrix product through its softmax,
+# statistics and pooling (a third of the time of whole layers at 1024 tokens); on an accelerator, as `_compute`.
+_SWEEP_CELLS = 1 << 20
+_DEVICE_SWEEP_CELLS = _DEVICE_MAP_BYTES // 8
 
 
 def _host_float32(values: torch.Tensor) -> np.ndarray:
@@ -248,6 +254,74 @@ class Extraction:
         yield from accumulator.tap(layers)
         self._head_scores = accumulator.result()
 
+    def iter_pooled_attention(
+        self, side: int | None = None, *, rows: tuple[int, int] | None = None, attribution_at: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray | None, np.ndarray | None]]:
+        """One pass over every layer's maps, computed a block of query rows at a time and never held whole
+        (at 4096 tokens a layer's maps are 600 MB): ``(layer, pooled, kept)`` for each layer, with `pooled`
+        its maps max-pooled to ``side × side`` (float32 [heads, side, side], as
+        ``analysis.pooling.max_pool(attention(layer), side)``; None without `side`) and `kept` its query rows
+        ``rows = (first, stop)`` (float32 [heads, stop - first, seq], None without `rows`). The head scores
+        (`head_scores`) are taken on the way unless known already, each row's entropy and peak from the
+        softmax's own numbers (`analysis.scores.row_softmax`).
+
+        The numbers are those of `attention`: the same logits, the same softmax, bitwise, a block of rows
+        at a time; for a causal layer a block stops at its last row's key (the maps are 0 after it).
+
+        `attribution_at`: a position whose logit attribution (`logit_attribution`) the pass prepares: each
+        block replayed for the maps also computes its attention row and output there (one replay instead of
+        two), so that the attribution runs no block again."""
+        if side is not None and not 1 <= side <= self.seq_len:
+            raise ValueError(f"side must be in 1..{self.seq_len}, got {side}")
+        if rows is not None and not 0 <= rows[0] <= rows[1] <= self.seq_len:
+            raise ValueError(f"rows must be (first, stop) with 0 <= first <= stop <= {self.seq_len}, got {rows}")
+        seq, heads = self.seq_len, self.num_heads
+        accumulator = None
+        if self._head_scores is None:
+            accumulator = ScoreAccumulator(self.num_layers, heads, self.input_ids, self.is_causal)
+        position = None
+        if attribution_at is not None and self.predictor is not None:
+            position = check_index(attribution_at, seq, "attribution_at", "this prompt's token count")
+        for layer in range(self.num_layers):
+            inputs = None
+            if position is not None and self.layers.recording.get().stored_attention is None:
+                try:
+                    inputs = attribution.replay_for_rows(self.layers, self.batch_index, layer, position)
+                except ValueError:  # a model whose blocks attribution cannot replay: the plain replay
+                    position = None
+            if inputs is None:
+                inputs = self.layers.attention_inputs(layer)
+            stored = inputs.stored_weights
+            cells = _SWEEP_CELLS if inputs.device.type == "cpu" else _DEVICE_SWEEP_CELLS
+            scorer = accumulator.scorer() if accumulator is not None else None
+            pool = BlockMaxPool(heads, seq, side) if side is not None else None
+            kept = np.zeros((heads, rows[1] - rows[0], seq), np.float32) if rows is not None else None
+            causal = inputs.causal and stored is None
+            # A layer masked by the causal flag alone has −∞ only in each block's last rows x rows keys.
+            only_causal = causal and inputs.additive_mask is None and inputs.bool_mask is None
+            with torch.no_grad():
+                for start, stop in row_blocks(seq, max(1, cells // heads), causal, side):
+                    if stored is not None:
+                        weights = stored[self.batch_index, :, start:stop, :seq].float()
+                        entropy = peak = None
+                    else:
+                        logits = inputs.logits(self.batch_index, seq, rows=(start, stop))
+                        weights, entropy, peak = row_softmax(logits, finite_keys=start if only_causal else 0)
+                    if scorer is not None:
+                        scorer.add_rows(start, weights, entropy, peak)
+                    if pool is not None:
+                        pool.add(start, weights)
+                    if kept is not None and rows is not None:
+                        first, last = max(start, rows[0]), min(stop, rows[1])
+                        if first < last:
+                            part = weights[:, first - start : last - start].float().cpu().numpy()
+                            kept[:, first - rows[0] : last - rows[0], : part.shape[-1]] = part
+            if accumulator is not None and scorer is not None:
+                accumulator.put(layer, scorer.result())
+            yield layer, None if pool is None else pool.pooled, kept
+        if accumulator is not None:
+            self._head_scores = accumulator.result()
+
     def remember_head_scores(self, scores: ScoreTable) -> None:
         """Keep scores computed elsewhere from this extraction's own maps (a pass made for something else,
         such as a comparison), so that `head_scores` need not compute them again."""
@@ -256,10 +330,11 @@ class Extraction:
     def head_scores(self) -> ScoreTable:
         """Per-head scores ``{name: float64 [layers, heads]}``, every score of `attnwidget.analysis.scores`
         (which defines each one): induction, previous_token, first_token, self, local, peak, entropy,
-        normalized_entropy. Computed in one pass over the layers on first call (or by a pass made for
-        something else, such as a widget's thumbnails), then cached; each call returns fresh copies."""
+        normalized_entropy. Computed in one pass over the layers on first call (`iter_pooled_attention`, or a
+        pass made for something else, such as a widget's thumbnails), then cached; each call returns fresh
+        copies."""
         if self._head_scores is None:
-            for _ in self.iter_attention(score=True):
+            for _ in self.iter_pooled_attention():
                 pass
         assert self._head_scores is not None
         return ScoreTable((name, values.copy()) for name, values in self._head_scores.items())

