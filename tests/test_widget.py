@@ -334,7 +334,7 @@ def test_front_end_hover_and_pin(result: attnwidget.Extraction) -> None:
 def test_show_accepts_an_extractor(gpt2: AttentionExtractor) -> None:
     w = attnwidget.show("Hello there", model=gpt2, layer=1)
     assert isinstance(w, AttentionWidget) and w.layer == 1 and w._tokens[1] in ("Hello", " Hello", "hello")
-    with pytest.raises(TypeError, match="model spec or an AttentionExtractor"):
+    with pytest.raises(TypeError, match="model must be a model spec, an AttentionExtractor, a TransformerLens"):
         attnwidget.show("x", model=3.5)
 
 
