@@ -63,6 +63,7 @@ test-browser: js
 
 bench: js
 	$(PY) benchmarks/bench_extraction.py
+	$(PY) benchmarks/bench_widget_build.py
 	$(PY) benchmarks/bench_widget_paint.py
 	$(PY) benchmarks/bench_widget_live.py
 	$(PY) benchmarks/bench_long_prompt.py
