@@ -38,26 +38,39 @@ class NextTokenPredictor:
         device = self.head.weight.device
         ids_out = np.zeros((len(final_hidden), k), dtype=np.int64)
         probs_out = np.zeros((len(final_hidden), k), dtype=np.float32)
+        dtype = self.head.weight.dtype
+        vocab = int(self.head.weight.shape[0])
         with torch.inference_mode():
+            # Several chunks: one pair of [chunk, vocab] arrays for all of them (fresh pages for every chunk,
+            # 25 MB each for SmolLM2, cost more than the log-softmax).
+            reused = len(final_hidden) > _CHUNK
+            logits_buffer = torch.empty((_CHUNK, vocab), dtype=dtype, device=device) if reused else None
+            log_probs_buffer = torch.empty((_CHUNK, vocab), device=device) if reused else None
             for start in range(0, len(final_hidden), _CHUNK):
-                rows = torch.from_numpy(final_hidden[start : start + _CHUNK]).to(device, self.head.weight.dtype)
-                logits = self._unembed(rows).float()
+                rows = torch.from_numpy(final_hidden[start : start + _CHUNK]).to(device, dtype)
+                logits = self._unembed(rows, None if logits_buffer is None else logits_buffer[: len(rows)]).float()
                 if self.softcap:
                     logits = torch.tanh(logits / self.softcap) * self.softcap
                 # log_softmax is one fused pass (logsumexp is ~4x slower on CPU); top-k of it = top-k of logits.
-                log_probs, ids = torch.log_softmax(logits, dim=-1).topk(k, dim=-1)
+                if log_probs_buffer is None:
+                    log_probs = torch.log_softmax(logits, dim=-1)
+                else:
+                    log_probs = torch.log_softmax(logits, dim=-1, out=log_probs_buffer[: len(rows)])
+                log_probs, ids = log_probs.topk(k, dim=-1)
                 ids_out[start : start + _CHUNK] = ids.cpu().numpy()
                 probs_out[start : start + _CHUNK] = log_probs.exp().cpu().numpy()
         return ids_out, probs_out
 
-    def _unembed(self, rows: torch.Tensor) -> torch.Tensor:
+    def _unembed(self, rows: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """The head's logits of `rows` [n, hidden]; for a plain `nn.Linear`, computed as ``F.linear`` computes
-        them (``addmm`` with the bias, ``mm`` without), `_SLAB` vocabulary rows per product."""
+        them (``addmm`` with the bias, ``mm`` without), `_SLAB` vocabulary rows per product, into `out`
+        [n, vocab] when given."""
         head = self.head
         if type(head) is not torch.nn.Linear or len(rows) == 1:
             return head(rows)  # type: ignore[no-any-return]
         weight, bias = head.weight, head.bias
-        out = torch.empty((len(rows), weight.shape[0]), dtype=rows.dtype, device=rows.device)
+        if out is None:
+            out = torch.empty((len(rows), weight.shape[0]), dtype=rows.dtype, device=rows.device)
         for first in range(0, weight.shape[0], _SLAB):
             part = slice(first, first + _SLAB)
             if bias is None:
