@@ -1,7 +1,9 @@
 """Per-head scores: one number per layer and head that says what the head does. Every such number in
 attnwidget (the widget's head grid, head-roles list and layer statistics, the comparisons between prompts,
 the figures, `Extraction.attention_stats`, the command line's "most focused heads") is defined here once
-and computed here, from one layer's maps at a time, in one pass over each map.
+and computed here (`LayerScorer`), from one layer's maps a block of query rows at a time, in one pass over
+each map: whole maps (`layer_scores`), or blocks as `Extraction.iter_pooled_attention` computes them, with
+each row's entropy and peak taken from the softmax's own numbers (`row_softmax`).
 
 A layer's maps ``A`` are float32 ``[heads, seq, seq]``: row ``i`` the query, column ``j`` the key, rows
 summing to 1. Sums are accumulated in float64.
