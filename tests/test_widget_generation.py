@@ -232,6 +232,23 @@ def test_an_error_while_writing_is_shown_and_raised_by_wait(extractor: Attention
     assert widget._generation["info"]["stop_reason"] == "error"
 
 
+def test_an_error_before_the_first_token_leaves_the_prompt(extractor: AttentionExtractor) -> None:
+    def fail(_module: Any, _args: Any) -> None:
+        raise RuntimeError("no memory (test)")
+
+    handle = extractor.model.register_forward_pre_hook(fail)
+    try:
+        widget = show(PROMPT, extractor, generate=STEPS, stop_at_eos=False)
+        with pytest.raises(RuntimeError, match="the generation failed"):
+            widget.wait()
+    finally:
+        handle.remove()
+    info = widget._generation["info"]
+    assert not widget.generating and not info["running"] and info["steps"] == 0
+    assert info["stop_reason"] == "error" and "no memory (test)" in info["error"]
+    assert widget.extraction.seq_len == widget._info["seq_len"]  # the prompt's pass, still shown
+
+
 def test_a_generated_extraction_shows_its_generation(reference: Any) -> None:
     widget = AttentionWidget(reference, step=2)
     assert widget.panel == "generation" and not widget.generating

@@ -890,7 +890,7 @@ class AttentionWidget(WidgetBase):
             settings,
             ex.prompt_length,
             settings.max_new_tokens if settings is not None else 0,
-            running=run is not None and not self._written.is_set(),
+            running=run is not None and run.running,
             recorded=run is None,
             stop_reason=(run.stop_reason if run is not None else ex.stop_reason),
             error=self._generation_error,
@@ -970,8 +970,7 @@ class AttentionWidget(WidgetBase):
                 try:
                     if result is not None:
                         self._use_extraction(result)
-                    else:
-                        self._run = None if self._extraction.generation is not None else self._run
+                    else:  # nothing written: the prompt's pass stays, the view says why
                         self.apply({"_generation": self.encoded_generation(), "generating": False})
                 finally:
                     self._written.set()
