@@ -117,7 +117,7 @@ export function createPatching({ model, selection, lifetime }: PatchingContext):
       const list = el("ol", "aw-patch-top-list");
       for (const r of rows) {
         const item = el("li", "aw-patch-top-item", undefined, { title: `${quoted(r.token)} (id ${r.id}) ${where}: ${exact(value(r))}` });
-        item.append(el("span", "aw-patch-tok", r.token), el("span", "aw-patch-p", formatWeight(Math.exp(value(r)))));
+        item.append(el("span", "aw-token-text aw-patch-tok", r.token), el("span", "aw-patch-p", formatWeight(Math.exp(value(r)))));
         list.append(item);
       }
       box.append(el("div", "aw-patch-top-title", name), list);

@@ -230,7 +230,7 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
       track.append(fill);
       item.append(
         el("span", "aw-gen-alt-mark", alt.chosen ? "✓" : ""),
-        el("span", "aw-gen-alt-tok", `“${alt.text}”`),
+        el("span", "aw-token-text aw-gen-alt-tok", `“${alt.text}”`),
         track,
         el("span", "aw-gen-alt-p", formatProb(alt.p)),
       );
@@ -241,7 +241,7 @@ export function createGeneration({ model, selection, theme, lifetime }: ViewCont
       const item = el("li", "aw-gen-alt is-chosen is-outside");
       item.append(
         el("span", "aw-gen-alt-mark", "✓"),
-        el("span", "aw-gen-alt-tok", `“${tokens[s] ?? ""}”`),
+        el("span", "aw-token-text aw-gen-alt-tok", `“${tokens[s] ?? ""}”`),
         el("span", "aw-hint", `${formatProb(decoded.probs[s])}: sampled from outside the ${alts.length} most likely`),
       );
       alternatives.append(item);

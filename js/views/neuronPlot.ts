@@ -234,7 +234,7 @@ export function createNeuronPlot({ model, selection, theme, lifetime }: ViewCont
       const list = el("ol", "aw-neuron-effects-list", undefined, { "data-testid": testid });
       for (const item of items) {
         const li = el("li", "aw-neuron-effects-item", undefined, { title: `“${item.text}” ${formatSigned(item.value, 5)}` });
-        li.append(el("span", "aw-neuron-effects-tok", item.text), el("span", "aw-heads-value", formatSigned(item.value)));
+        li.append(el("span", "aw-token-text aw-neuron-effects-tok", item.text), el("span", "aw-heads-value", formatSigned(item.value)));
         list.append(li);
       }
       col.append(el("div", "aw-effects-list-title", heading), list);
