@@ -57,9 +57,36 @@ def tiny_model(kind: str, positions: int = 128) -> Any:
             max_position_embeddings=positions,
         )
         model = transformers.BertModel(config)
+    elif kind in SEQ2SEQ_KINDS:
+        model = _tiny_seq2seq(kind, positions)
     else:
         raise ValueError(kind)
     return model.eval()
 
 
+def _tiny_seq2seq(kind: str, positions: int) -> Any:
+    """Encoder-decoder models whose decoder has more layers, and (BART) fewer heads, than the encoder, so
+    that a stack mixed up with the other fails."""
+    if kind == "t5":  # relative position bias, unscaled scores
+        t5 = transformers.T5Config(
+            vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=3, num_heads=4,
+            relative_attention_num_buckets=8, decoder_start_token_id=0, pad_token_id=0, eos_token_id=102,
+        )  # fmt: skip
+        return transformers.T5ForConditionalGeneration(t5)
+    if kind == "bart":  # learned positions, scaled scores
+        bart = transformers.BartConfig(
+            vocab_size=VOCAB, d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=positions,
+            decoder_start_token_id=101, bos_token_id=101, eos_token_id=102, pad_token_id=0, forced_eos_token_id=None,
+        )  # fmt: skip
+        return transformers.BartForConditionalGeneration(bart)
+    marian = transformers.MarianConfig(  # sinusoidal positions, the translation family
+        vocab_size=VOCAB, d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=positions,
+        decoder_start_token_id=0, pad_token_id=0, eos_token_id=102,
+    )  # fmt: skip
+    return transformers.MarianMTModel(marian)
+
+
 TINY_KINDS = ["gpt2", "gpt_neo", "llama", "bert"]
+SEQ2SEQ_KINDS = ["t5", "bart", "marian"]

@@ -170,6 +170,7 @@ class LayerScorer:
         window: int = LOCAL_WINDOW,
         pairs: InductionPairs | None = None,
         indices: dict[Any, Any] | None = None,
+        keys: int | None = None,
     ) -> None:
         unknown = set(names) - set(SCORE_NAMES)
         if unknown:
@@ -180,6 +181,9 @@ class LayerScorer:
         self.num_heads = num_heads
         self.seq = len(np.asarray(input_ids).reshape(-1))
         self.causal = causal
+        # Keys every query row sees when they are another text's tokens (cross-attention: the source's
+        # length); None: the maps are square (``seq``, or ``i + 1`` for a causal one).
+        self.keys = keys
         self.window = window
         self._rows_wanted = bool(_SWEPT & set(self.names))
         # The offsets of A[i, i + offset] that the diagonal scores read.
@@ -290,7 +294,7 @@ class LayerScorer:
             "local": lambda: sum(diagonals[o] for o in self._offsets if abs(o) <= self.window) / seq,
             "peak": lambda: rows("peak").mean(axis=-1),
             "entropy": lambda: entropy.mean(axis=-1),  # type: ignore[union-attr]
-            "normalized_entropy": lambda: _normalized(entropy, self.causal),  # type: ignore[arg-type]
+            "normalized_entropy": lambda: _normalized(entropy, self.causal, self.keys),  # type: ignore[arg-type]
         }
         return ScoreTable((name, np.asarray(computed[name](), dtype=np.float64)) for name in self.names)
 
@@ -349,8 +353,9 @@ def keys_seen(seq: int, causal: bool) -> np.ndarray:
     return np.arange(1, seq + 1) if causal else np.full(seq, seq)
 
 
-def _normalized(entropy_rows: np.ndarray, causal: bool) -> np.ndarray:
-    seen = keys_seen(entropy_rows.shape[-1], causal)
+def _normalized(entropy_rows: np.ndarray, causal: bool, keys: int | None = None) -> np.ndarray:
+    rows_count = entropy_rows.shape[-1]
+    seen = keys_seen(rows_count, causal) if keys is None else np.full(rows_count, keys)
     rows = seen >= 2
     if not rows.any():
         return np.full(entropy_rows.shape[0], np.nan)

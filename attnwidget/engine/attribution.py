@@ -227,9 +227,9 @@ def attention_row(inputs: LayerAttentionInputs, batch_index: int, position: int,
     key = inputs.key[batch_index, :, :length].float().repeat_interleave(group, dim=0)  # [heads, length, dim]
     scores = torch.matmul(key, query.unsqueeze(-1)).squeeze(-1).mul_(inputs.scaling)  # [heads, length]
     if inputs.additive_mask is not None:
-        scores = scores + _mask_rows(inputs.additive_mask, batch_index, heads, length)[..., position, :].float()
+        scores = scores + _mask_rows(inputs.additive_mask, batch_index, heads)[..., position, :length].float()
     if inputs.bool_mask is not None:
-        allowed = _mask_rows(inputs.bool_mask, batch_index, heads, length)[..., position, :]
+        allowed = _mask_rows(inputs.bool_mask, batch_index, heads)[..., position, :length]
         scores = scores.masked_fill(~allowed, float("-inf"))
     if inputs.causal:
         scores[:, position + 1 :] = float("-inf")

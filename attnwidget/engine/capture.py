@@ -79,24 +79,34 @@ class LayerAttentionInputs:
     def num_kv_heads(self) -> int:
         return int(self.key.shape[1]) if self.key is not None else self.num_heads
 
-    def weights(self, batch_index: int, length: int, heads: list[int] | None = None) -> torch.Tensor:
-        """Attention weights [len(heads), length, length] for one batch row, first `length` positions."""
+    def weights(
+        self, batch_index: int, length: int, heads: list[int] | None = None, key_length: int | None = None
+    ) -> torch.Tensor:
+        """Attention weights [len(heads), length, key_length] for one batch row, first `length` queries and
+        `key_length` keys (`length` by default; a cross-attention's keys are another text's tokens)."""
+        keys = length if key_length is None else key_length
         if self.stored_weights is not None:
             head_ids = list(range(self.num_heads)) if heads is None else heads
-            return self.stored_weights[batch_index, head_ids, :length, :length].float()
+            return self.stored_weights[batch_index, head_ids, :length, :keys].float()
         # A fully masked row (never a real token's row after slicing) would be NaN; make it zeros.
-        return torch.softmax(self.logits(batch_index, length, heads), dim=-1).nan_to_num_(nan=0.0)
+        return torch.softmax(self.logits(batch_index, length, heads, key_length=keys), dim=-1).nan_to_num_(nan=0.0)
 
     def logits(
-        self, batch_index: int, length: int, heads: list[int] | None = None, rows: tuple[int, int] | None = None
+        self,
+        batch_index: int,
+        length: int,
+        heads: list[int] | None = None,
+        rows: tuple[int, int] | None = None,
+        key_length: int | None = None,
     ) -> torch.Tensor:
         """What the softmax of `weights` takes: q · kᵀ · scaling + mask, −∞ where a key is masked, float32
         [len(heads), stop - start, keys] for the query rows ``rows = (start, stop)`` (all by default). keys:
-        ``stop`` for a causal layer (every later key is masked: the block's maps are 0 there), else `length`.
+        ``stop`` for a causal layer (every later key is masked: the block's maps are 0 there), else
+        `key_length` (`length` by default).
         """
         assert self.query is not None and self.key is not None
         start, stop = (0, length) if rows is None else rows
-        keys = stop if self.causal else length
+        keys = stop if self.causal else (length if key_length is None else key_length)
         group = self.num_heads // self.num_kv_heads
         key = self.key[batch_index, :, :keys].float()
         head_ids = list(range(self.num_heads)) if heads is None else heads
@@ -123,11 +133,11 @@ class LayerAttentionInputs:
         if not exact:
             scores.mul_(self.scaling)
         if self.additive_mask is not None:
-            mask = _mask_rows(self.additive_mask, batch_index, head_ids, length)[..., start:stop, :keys].float()
+            mask = _mask_block(self.additive_mask, batch_index, head_ids, start, stop, keys).float()
             fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
             scores = scores.add_(mask) if fits else scores + mask
         if self.bool_mask is not None:
-            allowed = _mask_rows(self.bool_mask, batch_index, head_ids, length)[..., start:stop, :keys]
+            allowed = _mask_block(self.bool_mask, batch_index, head_ids, start, stop, keys)
             scores = scores.masked_fill(~allowed, float("-inf"))
         if self.causal:
             # Rows start..stop see keys 0..row: only the block's last stop - start columns hold later keys.
@@ -136,23 +146,36 @@ class LayerAttentionInputs:
         return scores
 
 
-def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int], length: int) -> torch.Tensor:
-    """Slice a mask broadcastable to [batch, heads, q, k] down to [heads, length, length]."""
+def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int]) -> torch.Tensor:
+    """Slice a mask broadcastable to [batch, heads, q, k] down to one batch row's [heads, q, k]."""
     while mask.dim() < 4:
         mask = mask.unsqueeze(0)
     row = mask[batch_index if mask.shape[0] > 1 else 0]
-    row = row[head_ids] if row.shape[0] > 1 else row
-    return row[..., :length, :length]
+    return row[head_ids] if row.shape[0] > 1 else row
+
+
+def _mask_block(
+    mask: torch.Tensor, batch_index: int, head_ids: list[int], start: int, stop: int, keys: int
+) -> torch.Tensor:
+    """Query rows start..stop and the first `keys` keys of a mask (one row for every query broadcasts)."""
+    row = _mask_rows(mask, batch_index, head_ids)
+    return row[..., :keys] if row.shape[-2] == 1 else row[..., start:stop, :keys]
 
 
 class AttentionRecorder:
     """Collects `LayerAttentionInputs` per layer during one forward pass."""
 
-    def __init__(self, first_index: int = 0, keep: bool = True, stop_after_record: bool = False) -> None:
+    def __init__(
+        self, first_index: int = 0, keep: bool = True, stop_after_record: bool = False, call_in_block: int = 0
+    ) -> None:
         self.layers: dict[int, LayerAttentionInputs] = {}
         self.keep = keep  # False: only count the calls
         # True: end the forward pass once a layer's query/key are kept (a replay that needs nothing else).
         self.stop_after_record = stop_after_record
+        # Which attention call of a replayed block is kept: 0 its self-attention, 1 the cross-attention that
+        # an encoder-decoder model's decoder block makes after it (over the encoder's output).
+        self.call_in_block = call_in_block
+        self._skipped = 0
         self.calls = 0
         # Layer index for modules that do not carry one: counted from here in call order.
         self._first_index = first_index
@@ -179,6 +202,9 @@ class AttentionRecorder:
         position_bias = options.get("position_bias")
         if not self.keep:
             self.calls += 1
+            return
+        if self._skipped < self.call_in_block:
+            self._skipped += 1
             return
         # Mirror transformers' sdpa_attention_forward: it uses the kernel's causal flag only when no mask
         # is given and there is more than one query.
@@ -328,10 +354,11 @@ def gpt_neo_capture(model: Any, recorder: AttentionRecorder, only_layer: int | N
             del attention._attn  # drop the instance attribute; the class method shows through again
 
 
-def find_layer_blocks(model: Any) -> nn.ModuleList:
-    """The list of transformer blocks: the first ModuleList as long as the model has layers."""
-    num_layers = model.config.num_hidden_layers
-    for module in model.modules():
+def find_layer_blocks(model: Any, stack: Any = None, num_layers: int | None = None) -> nn.ModuleList:
+    """The list of transformer blocks: the first ModuleList as long as the model has layers. For an
+    encoder-decoder model, those of one `stack` (its encoder or decoder module) with `num_layers` blocks."""
+    num_layers = model.config.num_hidden_layers if num_layers is None else num_layers
+    for module in (model if stack is None else stack).modules():
         if isinstance(module, nn.ModuleList) and len(module) == num_layers:
             return module
     raise RuntimeError(f"could not find the {num_layers} transformer blocks of {type(model).__name__}")
@@ -370,8 +397,8 @@ class StreamRecorder:
     instead of being kept for every layer.
     """
 
-    def __init__(self, model: Any, batch: int, seq_len: int) -> None:
-        self.blocks = find_layer_blocks(model)
+    def __init__(self, model: Any, batch: int, seq_len: int, blocks: nn.ModuleList | None = None) -> None:
+        self.blocks = find_layer_blocks(model) if blocks is None else blocks
         num_layers = len(self.blocks)
         self._shape = (batch, num_layers + 1, seq_len, int(model.config.hidden_size))
         # Allocated when the first block is called, where its input lives (see `_residual_buffer`).
@@ -443,11 +470,20 @@ class LayerReplayer:
     in use (attention would then be recomputed with the new weights).
     """
 
-    def __init__(self, model: Any, route: str, recording: Recording) -> None:
+    def __init__(
+        self,
+        model: Any,
+        route: str,
+        recording: Recording,
+        blocks: nn.ModuleList | None = None,
+        call_in_block: int = 0,
+    ) -> None:
         self.model = model
         self.route = route
         self.recording = recording
-        self.blocks = find_layer_blocks(model)
+        self.blocks = find_layer_blocks(model) if blocks is None else blocks
+        # 0: each block's self-attention; 1: its cross-attention (a decoder block of an encoder-decoder model).
+        self.call_in_block = call_in_block
         hidden = model.config.hidden_size
         self.projections = [find_mlp_output_projection(block, hidden) for block in self.blocks]
 
@@ -464,7 +500,9 @@ class LayerReplayer:
     def _replay(self, layer: int, want_attention: bool, want_mlp: bool) -> LayerReplay:
         recorded = self.recording.get()
         args, kwargs = recorded.block_calls[layer]
-        recorder = AttentionRecorder(first_index=layer, stop_after_record=not want_mlp)
+        recorder = AttentionRecorder(
+            first_index=layer, stop_after_record=not want_mlp, call_in_block=self.call_in_block
+        )
         captured: dict[str, torch.Tensor] = {}
         handles = []
         projection = self.projections[layer]
@@ -519,14 +557,26 @@ class LayerSource:
     def has_mlp(self) -> bool:
         return all(p is not None for p in self.replayer.projections)
 
+    def _key(self, name: str) -> str:
+        # A decoder's self- and cross-attention inputs come from one recorded pass: kept under two names.
+        return "cross_attention" if name == "attention" and self.replayer.call_in_block else name
+
     def _cache(self, name: str) -> OrderedDict[int, Any]:
+        name = self._key(name)
         cache = self.recording.caches.get(name)
         if cache is None:
             cache = self.recording.keep(name, OrderedDict())
         return cache  # type: ignore[no-any-return]
 
+    def _stored(self) -> list[Any] | None:
+        recorded = self.recording.get()
+        return recorded.stored_cross_attention if self.replayer.call_in_block else recorded.stored_attention
+
+    def _store(self, name: str, cache: OrderedDict[int, Any]) -> None:
+        self.recording.keep(self._key(name), cache)
+
     def attention_inputs(self, layer: int) -> LayerAttentionInputs:
-        stored = self.recording.get().stored_attention
+        stored = self._stored()
         if stored is not None:
             return stored[layer]  # type: ignore[no-any-return]
         cache = self._cache("attention")
@@ -535,7 +585,7 @@ class LayerSource:
             if inputs is None:
                 raise RuntimeError(f"layer {layer}: no attention call was seen when the block ran")
             _keep(cache, layer, inputs, self._KEEP)
-            self.recording.keep("attention", cache)
+            self._store("attention", cache)
         cache.move_to_end(layer)
         return cache[layer]  # type: ignore[no-any-return]
 
@@ -543,14 +593,14 @@ class LayerSource:
         cache = self._cache("mlp")
         if layer not in cache:
             # The whole block runs anyway: keep its attention inputs too (unless the maps are stored).
-            stored = self.recording.get().stored_attention is not None
+            stored = self._stored() is not None
             replay = self.replayer.replay(layer, want_attention=not stored, want_mlp=True)
             _keep(cache, layer, replay.mlp, self._KEEP)
-            self.recording.keep("mlp", cache)
+            self._store("mlp", cache)
             if replay.attention is not None:
                 attention = self._cache("attention")
                 _keep(attention, layer, replay.attention, self._KEEP)
-                self.recording.keep("attention", attention)
+                self._store("attention", attention)
         cache.move_to_end(layer)
         return cache[layer]  # type: ignore[no-any-return]
 

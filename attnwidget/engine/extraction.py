@@ -100,13 +100,22 @@ class Extraction:
     lens: LensProjector | None = field(default=None, repr=False)
     generation: GenerationRecord | None = field(default=None, repr=False)
     no_model: str | None = field(default=None, repr=False)
+    # For one kind of attention of an encoder-decoder run ("encoder", "decoder", "cross"; see
+    # `attnwidget.engine.seq2seq`), that kind; None for a decoder-only or encoder-only model.
+    stack: str | None = field(default=None, repr=False)
 
     def needs_model(self, what: str) -> str:
-        """Why `what` cannot be had from this extraction when it has no model behind it ("" when it has one)."""
+        """Why `what` cannot be had from this extraction ("" when it can): it has no model behind it, or it is
+        one part of an encoder-decoder run, whose heads write into two stacks (not supported yet)."""
+        if self.stack is not None:
+            return (
+                f"{what} is not available for encoder-decoder models (its heads write through two stacks); "
+                "attention, head scores, statistics and neurons are"
+            )
         return "" if self.no_model is None else f"{what} needs the model: {self.no_model}"
 
     def _require_model(self, what: str) -> None:
-        if self.no_model is not None:
+        if self.no_model is not None or self.stack is not None:
             raise ValueError(self.needs_model(what))
 
     # ---- the recorded pass (rebuilt when the memory budget dropped it) ---------------------------------
@@ -129,14 +138,18 @@ class Extraction:
     def _cache(self, name: str, make: Any) -> Any:
         """This extraction's cache `name`, kept with the recorded pass (dropped with it)."""
         recording = self.layers.recording
-        key = (name, self.batch_index)
+        key = self._cache_key(name)
         if key not in recording.caches:
             recording.get()
             recording.keep(key, make())
         return recording.caches[key]
 
     def _keep(self, name: str, value: Any) -> Any:
-        return self.layers.recording.keep((name, self.batch_index), value)
+        return self.layers.recording.keep(self._cache_key(name), value)
+
+    def _cache_key(self, name: str) -> tuple[Any, ...]:
+        # The decoder's self- and cross-attention parts share one recorded pass: their caches must not mix.
+        return (name, self.batch_index) if self.stack is None else (name, self.batch_index, self.stack)
 
     # ---- shape -------------------------------------------------------------------------------------
     @property
@@ -154,6 +167,11 @@ class Extraction:
     @property
     def seq_len(self) -> int:
         return len(self.input_ids)
+
+    @property
+    def key_len(self) -> int:
+        """How many keys each map has: `seq_len` (self-attention), the source's length for cross-attention."""
+        return self.seq_len
 
     @property
     def kv_group_of_head(self) -> np.ndarray:
@@ -196,16 +214,17 @@ class Extraction:
         inputs = self.layers.attention_inputs(layer)
         with torch.no_grad():
             if inputs.device.type == "cpu":
-                return inputs.weights(self.batch_index, self.seq_len, heads).numpy()
+                return inputs.weights(self.batch_index, self.seq_len, heads, self.key_len).numpy()
             # On an accelerator: computed there a few heads at a time (a layer's maps at 16384 tokens are
             # 1 GiB a head, with the softmax's temporaries on top), each group copied into the host array.
             head_ids = list(range(inputs.num_heads)) if heads is None else heads
-            out = np.empty((len(head_ids), self.seq_len, self.seq_len), dtype=np.float32)
+            out = np.empty((len(head_ids), self.seq_len, self.key_len), dtype=np.float32)
             host = torch.from_numpy(out)
-            step = max(1, _DEVICE_MAP_BYTES // (4 * self.seq_len * self.seq_len))
+            step = max(1, _DEVICE_MAP_BYTES // (4 * self.seq_len * self.key_len))
             for start in range(0, len(head_ids), step):
                 group = head_ids[start : start + step]
-                host[start : start + len(group)].copy_(inputs.weights(self.batch_index, self.seq_len, group))
+                maps = inputs.weights(self.batch_index, self.seq_len, group, self.key_len)
+                host[start : start + len(group)].copy_(maps)
             return out
 
     @property

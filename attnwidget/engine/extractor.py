@@ -11,12 +11,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
 
-from . import attribution, capture, generation, interop
+from . import attribution, capture, generation, interop, seq2seq
 from .errors import AttentionUnavailableError
 from .extraction import NEURON_KINDS, Extraction, check_index
 from .lens import LensProjector
@@ -100,16 +100,51 @@ class AttentionExtractor:
         self._predictor = NextTokenPredictor(model, tokenizer, top_k) if is_causal and has_head else None
         self._lens = LensProjector(model, self._predictor) if self._predictor is not None else None
         self._recent: OrderedDict[str, Extraction] = OrderedDict()
+        self._recent_seq2seq: OrderedDict[str, seq2seq.EncoderDecoderExtraction] = OrderedDict()
 
     # ---- the API of the scripts attnwidget replaces -------------------------------------------------------------
-    def extract_activations(self, prompt: str) -> Extraction:
-        """Run one prompt; the result holds tokens, lazy attention, residual stream, MLP neurons, top-k."""
+    @overload
+    def extract_activations(self, prompt: str) -> Extraction: ...
+    @overload
+    def extract_activations(self, prompt: str, target: str | None) -> Any: ...
+
+    def extract_activations(self, prompt: str, target: str | None = None) -> Any:
+        """Run one prompt; the result holds tokens, lazy attention, residual stream, MLP neurons, top-k.
+
+        For an encoder-decoder model (T5, BART, Marian, ...) `prompt` is the encoder's source text and
+        `target` the decoder's text (teacher-forced); without `target` the model writes its own greedy output
+        (up to `seq2seq.DEFAULT_OUTPUT_TOKENS` tokens). The result is then an `EncoderDecoderExtraction` with
+        three kinds of attention: encoder, decoder and cross (see `attnwidget.engine.seq2seq`). Other models
+        refuse a `target`."""
+        if self.is_encoder_decoder:
+            return self._run_seq2seq(prompt, target)
+        if target is not None:
+            raise ValueError(
+                f"target= is for encoder-decoder models (T5, BART, Marian, ...); {self._describe()} reads one "
+                "text: put all of it in the prompt"
+            )
         return self.extract_batch([prompt])[0]
 
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return seq2seq.is_encoder_decoder(self.model)
+
+    def _run_seq2seq(self, source: str, target: str | None) -> seq2seq.EncoderDecoderExtraction:
+        key = f"{source}\x00{target}" if target is not None else f"{source}\x00"
+        if key not in self._recent_seq2seq:
+            self._recent_seq2seq[key] = seq2seq.run(self, source, target, seq2seq.DEFAULT_OUTPUT_TOKENS)
+            while len(self._recent_seq2seq) > 4:
+                self._recent_seq2seq.popitem(last=False)
+        self._recent_seq2seq.move_to_end(key)
+        return self._recent_seq2seq[key]
+
     def extract_batch(self, prompts: Sequence[str]) -> list[Extraction]:
-        """Run several prompts, batched into padded forward passes; results are per prompt, padding removed."""
+        """Run several prompts, batched into padded forward passes; results are per prompt, padding removed.
+        (An encoder-decoder model runs them one by one, each with its greedy output.)"""
         if isinstance(prompts, str) or not isinstance(prompts, Sequence):
             raise TypeError("prompts must be a list of strings")
+        if self.is_encoder_decoder:
+            return [self._run_seq2seq(prompt, None) for prompt in prompts]  # type: ignore[misc]
         tokenized = [self._tokenize(prompt) for prompt in prompts]
         results: dict[int, Extraction] = {}
         pending = []

@@ -39,6 +39,7 @@ class RecordedPass:
     block_calls: list[tuple[tuple[Any, ...], dict[str, Any]]]  # each block's other call arguments
     final_hidden: np.ndarray | None  # [batch, seq, hidden]: the model's last hidden state (after its final norm)
     stored_attention: list[Any] | None = None  # the eager route's maps, per layer
+    stored_cross_attention: list[Any] | None = None  # and its cross-attention maps (encoder-decoder decoders)
     input_dtypes: list[torch.dtype] | None = None  # the dtype each block was called with
 
     def block_input(self, layer: int, device: torch.device | str) -> torch.Tensor:
