@@ -244,6 +244,8 @@ class AttentionExtractor:
         `Extraction` `generate` would. The arguments are checked here, before anything runs."""
         if self._predictor is None:
             why = "has no next-token head" if self.get_model_info()["is_causal"] else "is an encoder"
+            if self.is_encoder_decoder:
+                why = "is an encoder-decoder model (extract_activations(source) shows what it writes)"
             raise ValueError(f"generation needs a causal language model; {self._describe()} {why}")
         item = self._tokenize(prompt)
         settings = generation.check_settings(
