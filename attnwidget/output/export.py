@@ -6,6 +6,10 @@ The page inlines the same JS bundle and CSS the notebook widget uses, and the wi
 at all. Size stays bounded for long prompts: every head is there as a thumbnail, and full-resolution maps
 are included for all heads when they fit the budget, otherwise for the most focused heads and the selected
 one; the page says which.
+
+An encoder-decoder run (`attnwidget.engine.seq2seq.EncoderDecoderExtraction`) is written one kind of attention
+at a time (``kind=``): its encoder's or decoder's self-attention as a page like a prompt's. Its cross-attention
+(rectangular maps: decoder tokens × source tokens) is refused until `AttentionWidget` draws such maps.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from ..analysis.scores import focused_heads
 from ..engine.extraction import Extraction
+from ..engine.seq2seq import CrossExtraction, EncoderDecoderExtraction, check_kind
 from ..widgets.attention import AttentionWidget
 from ..widgets.base import bundle_text
 
@@ -71,23 +76,56 @@ def choose_full_heads(widget: AttentionWidget, budget: int) -> tuple[list[tuple[
     )
 
 
+class ExportUnavailableError(ValueError):
+    """What was asked cannot be written as a page (yet): cross-attention's rectangular maps."""
+
+
+def _page_widget(source: Any, kind: str | None, layer: int | None, head: int | None) -> AttentionWidget:
+    """The widget a page shows: `source` itself, or a widget built on an Extraction (for an
+    `EncoderDecoderExtraction`, its part `kind`, default "cross") showing (`layer`, `head`) if given."""
+    if isinstance(source, AttentionWidget):
+        if kind is not None or layer is not None or head is not None:
+            raise ValueError("kind=, layer= and head= are for an extraction; a widget is written as it is")
+        return source
+    if isinstance(source, EncoderDecoderExtraction):
+        source = source.part("cross" if kind is None else kind)
+    elif isinstance(source, Extraction):
+        if kind is not None and check_kind(kind) != source.stack:
+            what = f"its {source.stack} part" if source.stack else "one kind of attention"
+            raise ValueError(f"kind={kind!r} chooses the part of an encoder-decoder run; this extraction is {what}")
+    else:
+        raise TypeError(f"export_html needs an AttentionWidget or an Extraction, got {type(source).__name__}")
+    if isinstance(source, CrossExtraction):
+        raise ExportUnavailableError(
+            "export_html cannot write cross-attention yet (its maps are decoder tokens × source tokens and the "
+            "page draws square maps): pass kind='encoder' or kind='decoder'"
+        )
+    if layer is None and head is None:
+        return AttentionWidget(source)
+    layers, heads = source.num_layers, source.num_heads
+    layer = 0 if layer is None else layer % layers if -layers <= layer < layers else layer
+    head = 0 if head is None else head % heads if -heads <= head < heads else head
+    return AttentionWidget(source, layer=layer, head=head)
+
+
 def export_html(
-    source: AttentionWidget | Extraction,
+    source: AttentionWidget | Extraction | EncoderDecoderExtraction,
     path: str | os.PathLike[str],
     *,
     title: str | None = None,
     map_budget: int = DEFAULT_MAP_BUDGET,
+    kind: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
 ) -> Path:
     """Write `source` (a widget, with its current selection, or an Extraction) as one standalone HTML file.
 
-    Returns the path written. Opening it needs a browser only: no kernel, no network.
+    An `EncoderDecoderExtraction` is written one kind of attention at a time: `kind` "encoder" or "decoder"
+    (cross-attention raises `ExportUnavailableError`, a ValueError, for now). `layer` and `head` choose the
+    head an extraction's page shows first (default: the widget's). Returns the path written. Opening it needs
+    a browser only: no kernel, no network.
     """
-    if isinstance(source, Extraction):
-        widget = AttentionWidget(source)
-    elif isinstance(source, AttentionWidget):
-        widget = source
-    else:
-        raise TypeError(f"export_html needs an AttentionWidget or an Extraction, got {type(source).__name__}")
+    widget = _page_widget(source, kind, layer, head)
     if not isinstance(map_budget, int) or map_budget < 0:
         raise ValueError(f"map_budget must be a non-negative int (bytes), got {map_budget!r}")
 
@@ -98,6 +136,8 @@ def export_html(
     css = bundle_text("widget", ".css").replace("</", "<\\/")
     bundle = json_for_script(bundle_text("widget", ".js"))
     heading = title or f"{extraction.model_name} · {extraction.seq_len} tokens"
+    if title is None and extraction.stack is not None:
+        heading = f"{extraction.model_name} · {extraction.stack} self-attention · {extraction.seq_len} tokens"
 
     page = PAGE.format(
         csp=html.escape(CSP, quote=True),

@@ -4,6 +4,11 @@ attnwidget replaces.
 Every method takes `save_path=` (the format follows the suffix) and returns the matplotlib Figure. Figures
 are made without pyplot, so importing attnwidget changes no matplotlib setting.
 Token labels are the readable display tokens; long prompts get thinned labels so they stay legible.
+
+Encoder-decoder runs (`attnwidget.engine.seq2seq.EncoderDecoderExtraction`): the methods that take an
+extraction take one too, with ``kind=`` choosing its part: ``"cross"`` (the default: the decoder's tokens on
+the rows, the source's on the columns, drawn as the rectangle it is), ``"encoder"`` or ``"decoder"``. A part
+itself (``result.cross``, ...) works like any extraction; titles and axis labels name the kind.
 """
 
 from __future__ import annotations
@@ -18,12 +23,54 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.neurons import colour_limit, most_different_neurons, top_variable_neurons
-from ..analysis.pooling import max_pool
+from ..analysis.pooling import max_pool_2d
 from ..analysis.scores import SCORES, focused_heads
-from ..engine.extraction import Extraction
+from ..engine.extraction import Extraction, check_index
+from ..engine.seq2seq import CrossExtraction, EncoderDecoderExtraction, check_kind
 
 # At most this many token labels on an axis; beyond it every n-th label is shown.
 MAX_LABELS = 48
+#: The kind a figure of an `EncoderDecoderExtraction` draws when no ``kind=`` is given.
+DEFAULT_KIND = "cross"
+KIND_TITLES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention", "cross": "cross-attention"}
+# (rows, columns) axis labels of a map of each kind; None: a decoder-only or encoder-only model's.
+AXIS_LABELS: dict[str | None, tuple[str, str]] = {
+    None: ("query (attending)", "key (attended to)"),
+    "encoder": ("source token (attending)", "source token (attended to)"),
+    "decoder": ("decoder token (attending)", "decoder token (attended to)"),
+    "cross": ("decoder token (attending)", "source token (attended to)"),
+}
+
+
+def part_of(result: Any, kind: str | None) -> Extraction:
+    """The extraction a figure draws: part `kind` of an `EncoderDecoderExtraction` (default "cross"), or
+    `result` itself (an Extraction; `kind`, if given, must be the part it is)."""
+    if isinstance(result, EncoderDecoderExtraction):
+        return result.part(DEFAULT_KIND if kind is None else kind)
+    if not isinstance(result, Extraction):
+        raise TypeError(f"expected an Extraction or an EncoderDecoderExtraction, got {type(result).__name__}")
+    if kind is not None:
+        check_kind(kind)
+        if result.stack is None:
+            raise ValueError(
+                f"kind={kind!r} is for encoder-decoder runs (T5, BART, Marian, ...); {result.model_name} has one "
+                "kind of attention"
+            )
+        if kind != result.stack:
+            raise ValueError(
+                f"kind={kind!r}, but this extraction is the {result.stack} part: pass the whole "
+                "EncoderDecoderExtraction, or its part .{kind}"
+            )
+    return result
+
+
+def key_tokens_of(extraction: Extraction) -> list[str] | None:
+    """The column tokens of a cross-attention part (the source's), None for square maps."""
+    return list(extraction.key_display_tokens) if isinstance(extraction, CrossExtraction) else None
+
+
+def _kind_title(extraction: Extraction, text: str) -> str:
+    return f"{KIND_TITLES[extraction.stack]} · {text}" if extraction.stack in KIND_TITLES else text
 
 
 def _readable(tokens: Sequence[str]) -> list[str]:
@@ -99,30 +146,62 @@ class AttentionVisualizer:
     def plot_attention_heatmap(
         self,
         attention_weights: Any,
-        tokens: Sequence[str],
+        tokens: Sequence[str] | None = None,
         layer_idx: int = 0,
         head_idx: int = 0,
         save_path: str | os.PathLike[str] | None = None,
         gamma: float = 0.5,
         title: str | None = None,
+        *,
+        key_tokens: Sequence[str] | None = None,
+        kind: str | None = None,
     ) -> Figure:
         """One head's attention map: rows are query tokens, columns the key tokens they attend to.
 
         `attention_weights` is one layer's [heads, seq, seq] (as `result["attention_weights"][layer]`) or one
-        head's [seq, seq]. `gamma` < 1 brightens small weights (colour = weight ** gamma; 1 = linear).
+        head's [seq, seq], with its `tokens`; or an extraction (then its head (`layer_idx`, `head_idx`) and its
+        tokens are used). An `EncoderDecoderExtraction` draws its part `kind` (default "cross"). A
+        rectangular map [q, k] (cross-attention: decoder tokens × source tokens) needs `key_tokens` for its
+        columns (an extraction gives them). `gamma` < 1 brightens small weights (colour = weight ** gamma;
+        1 = linear).
         """
-        maps = _as_array(attention_weights, "attention_weights", (2, 3))
-        if maps.ndim == 3:
-            maps = maps[_check_head(head_idx, maps.shape[0])]
-        if maps.shape != (len(tokens), len(tokens)):
-            raise ValueError(f"attention map is {maps.shape} but there are {len(tokens)} tokens")
-        size = min(12.0, 3.0 + 0.22 * len(tokens))
-        figure, axis = _subplots(figsize=(size + 1.2, size))
+        stack: str | None = None
+        if isinstance(attention_weights, (Extraction, EncoderDecoderExtraction)):
+            part = part_of(attention_weights, kind)
+            stack = part.stack
+            layer_idx = check_index(layer_idx, part.num_layers, "layer", "this model's layer count")
+            head_idx = _check_head(head_idx, part.num_heads)
+            maps = part.attention(layer_idx, head_idx)
+            tokens = part.display_tokens if tokens is None else tokens
+            key_tokens = key_tokens_of(part) if key_tokens is None else key_tokens
+            if title is None:
+                title = self._title(_kind_title(part, f"layer {layer_idx}, head {head_idx}"))
+        else:
+            if kind is not None:
+                raise ValueError("kind= chooses the part of an EncoderDecoderExtraction: pass the extraction")
+            if tokens is None:
+                raise TypeError("tokens are needed with an array of attention weights")
+            maps = _as_array(attention_weights, "attention_weights", (2, 3))
+            if maps.ndim == 3:
+                maps = maps[_check_head(head_idx, maps.shape[0])]
+        rows, columns = list(tokens), list(tokens if key_tokens is None else key_tokens)
+        if key_tokens is None and maps.shape != (len(rows), len(rows)):
+            raise ValueError(f"attention map is {maps.shape} but there are {len(rows)} tokens")
+        if maps.shape != (len(rows), len(columns)):
+            raise ValueError(
+                f"attention map is {maps.shape} but there are {len(rows)} query tokens and {len(columns)} key tokens"
+            )
+        if stack is None and key_tokens is not None:
+            stack = "cross"
+        width = min(12.0, 3.0 + 0.22 * len(columns))
+        height = min(12.0, 3.0 + 0.22 * len(rows))
+        figure, axis = _subplots(figsize=(width + 1.2, height))
         image = axis.imshow(np.power(maps, gamma), cmap=self.cmap, vmin=0, vmax=1, interpolation="nearest")
-        _token_axis(axis, tokens, "x")
-        _token_axis(axis, tokens, "y")
-        axis.set_xlabel("key (attended to)")
-        axis.set_ylabel("query (attending)")
+        _token_axis(axis, columns, "x")
+        _token_axis(axis, rows, "y")
+        row_label, column_label = AXIS_LABELS[stack]
+        axis.set_xlabel(column_label)
+        axis.set_ylabel(row_label)
         axis.set_title(title or self._title(f"layer {layer_idx}, head {head_idx}"))
         bar = figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
         ticks = np.array([0, 0.01, 0.1, 0.25, 0.5, 1.0])
@@ -139,36 +218,47 @@ class AttentionVisualizer:
         save_path: str | os.PathLike[str] | None = None,
         gamma: float = 0.5,
         max_columns: int = 12,
+        *,
+        kind: str | None = None,
     ) -> Figure:
         """A grid of heads: one layer's [heads, seq, seq] (rows of `max_columns`), or every layer when given
         an Extraction, a list of layers or a [layers, heads, seq, seq] array (rows = layers, columns = heads).
+        An `EncoderDecoderExtraction` draws its part `kind` (default "cross", whose maps are decoder tokens ×
+        source tokens: rectangles, as are rectangular arrays).
 
         The every-layer grid is one mosaic image; each map is max-pooled to at most 64 pixels a side there,
         so thin patterns (a diagonal, an induction stripe) stay visible and long prompts stay cheap.
         """
-        if isinstance(attention_weights, Extraction):
+        if isinstance(attention_weights, (Extraction, EncoderDecoderExtraction)):
+            part = part_of(attention_weights, kind)
+            keys = key_tokens_of(part)
             return self._plot_mosaic(
-                attention_weights.iter_attention(),
-                attention_weights.num_layers,
-                attention_weights.num_heads,
-                attention_weights.seq_len,
-                tokens or attention_weights.display_tokens,
+                part.iter_attention(),
+                part.num_layers,
+                part.num_heads,
+                (part.seq_len, part.key_len if isinstance(part, CrossExtraction) else part.seq_len),
+                tokens or part.display_tokens,
                 save_path,
                 gamma,
+                key_tokens=keys,
+                stack=part.stack,
             )
+        if kind is not None:
+            raise ValueError("kind= chooses the part of an EncoderDecoderExtraction: pass the extraction")
         if isinstance(attention_weights, Sequence) and not isinstance(attention_weights, np.ndarray):
             grid = np.stack([np.asarray(m, dtype=np.float32) for m in attention_weights])
         else:
             grid = _as_array(attention_weights, "attention_weights", (3, 4))
-        seq = grid.shape[-1]
-        if tokens is not None and len(tokens) != seq:
-            raise ValueError(f"attention maps are {seq} tokens long but {len(tokens)} tokens were given")
+        shape = (int(grid.shape[-2]), int(grid.shape[-1]))
+        if tokens is not None and len(tokens) != shape[0]:
+            raise ValueError(f"attention maps are {shape[0]} tokens long but {len(tokens)} tokens were given")
         if grid.ndim == 4:
-            return self._plot_mosaic(enumerate(grid), grid.shape[0], grid.shape[1], seq, tokens, save_path, gamma)
+            return self._plot_mosaic(enumerate(grid), grid.shape[0], grid.shape[1], shape, tokens, save_path, gamma)
         heads = grid.shape[0]
         columns = min(heads, max_columns)
         rows = int(np.ceil(heads / columns))
-        figure, axes = _subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows + 0.6), squeeze=False)
+        aspect = min(3.0, max(1 / 3, shape[0] / shape[1]))
+        figure, axes = _subplots(rows, columns, figsize=(2.4 * columns, 2.4 * aspect * rows + 0.6), squeeze=False)
         for index, axis in enumerate(axes.ravel()):
             axis.set_xticks([])
             axis.set_yticks([])
@@ -189,43 +279,61 @@ class AttentionVisualizer:
         layers: Any,
         num_layers: int,
         num_heads: int,
-        seq: int,
+        shape: tuple[int, int],
         tokens: Sequence[str] | None,
         save_path: str | os.PathLike[str] | None,
         gamma: float,
+        *,
+        key_tokens: Sequence[str] | None = None,
+        stack: str | None = None,
     ) -> Figure:
-        side = min(seq, 64)
-        gap = max(1, side // 8)
-        step = side + gap
-        mosaic = np.full((num_layers * step - gap, num_heads * step - gap), np.nan, dtype=np.float32)
+        """Every layer × head as one image; each map [q, k] max-pooled to at most 64 × 64 (a rectangle stays
+        one: q and k are pooled apart)."""
+        tall, wide = min(shape[0], 64), min(shape[1], 64)
+        gap = max(1, max(tall, wide) // 8)
+        row_step, column_step = tall + gap, wide + gap
+        mosaic = np.full((num_layers * row_step - gap, num_heads * column_step - gap), np.nan, dtype=np.float32)
         for layer, maps in layers:
-            pooled = max_pool(np.asarray(maps, dtype=np.float32), side)
+            pooled = max_pool_2d(np.asarray(maps, dtype=np.float32), tall, wide)
             for head in range(num_heads):
-                mosaic[layer * step : layer * step + side, head * step : head * step + side] = pooled[head]
+                top, left = layer * row_step, head * column_step
+                mosaic[top : top + tall, left : left + wide] = pooled[head]
+        # Columns of about an inch per head (less with many heads); rows as tall as their maps are.
         cell = min(1.0, 14.0 / max(num_heads, 1))
-        figure, axis = _subplots(figsize=(1.2 + cell * num_heads, 1.0 + cell * num_layers))
+        width, height = 1.2 + cell * num_heads, 1.0 + cell * num_layers * row_step / column_step
+        figure, axis = _subplots(figsize=(width, min(height, 40.0)))
         colours = matplotlib.colormaps[self.cmap].with_extremes(bad=(1, 1, 1, 0))
         axis.imshow(np.power(mosaic, gamma), cmap=colours, vmin=0, vmax=1, interpolation="nearest")
-        centres = np.arange(num_heads) * step + side / 2 - 0.5
+        centres = np.arange(num_heads) * column_step + wide / 2 - 0.5
         axis.set_xticks(centres, [f"H{h}" for h in range(num_heads)], fontsize=8)
         axis.xaxis.tick_top()
         label_every = max(1, int(np.ceil(num_layers / 40)))
         rows = range(0, num_layers, label_every)
-        axis.set_yticks([r * step + side / 2 - 0.5 for r in rows], [f"L{r}" for r in rows], fontsize=8)
+        axis.set_yticks([r * row_step + tall / 2 - 0.5 for r in rows], [f"L{r}" for r in rows], fontsize=8)
         axis.tick_params(length=0)
         for spine in axis.spines.values():
             spine.set_visible(False)
-        if tokens is not None:
+        if tokens is not None and key_tokens is not None:
+            rows_caption, columns_caption = (
+                self._prompt_caption(tokens, "decoder"),
+                self._prompt_caption(key_tokens, "source"),
+            )
+            axis.set_xlabel(f"rows: {rows_caption}\ncolumns: {columns_caption}", fontsize=8)
+        elif tokens is not None:
             axis.set_xlabel(self._prompt_caption(tokens), fontsize=8)
-        pooled_note = f", maps max-pooled to {side}²" if side < seq else ""
-        axis.set_title(self._title(f"all {num_layers} layers × {num_heads} heads{pooled_note}"), pad=18)
+        pooled_note = ""
+        if (tall, wide) != shape:
+            pooled_note = f", maps max-pooled to {tall}²" if tall == wide else f", maps max-pooled to {tall} × {wide}"
+        title = f"all {num_layers} layers × {num_heads} heads{pooled_note}"
+        axis.set_title(self._title(f"{KIND_TITLES[stack]} · {title}" if stack in KIND_TITLES else title), pad=18)
         figure.tight_layout()
         return _save(figure, save_path)
 
     @staticmethod
-    def _prompt_caption(tokens: Sequence[str]) -> str:
+    def _prompt_caption(tokens: Sequence[str], which: str = "") -> str:
         text = "".join(_readable(tokens))
-        return f"{len(tokens)} tokens: " + (text if len(text) <= 140 else text[:137] + "…")
+        what = f"{which} tokens" if which else "tokens"
+        return f"{len(tokens)} {what}: " + (text if len(text) <= 140 else text[:137] + "…")
 
     # ---- neurons ------------------------------------------------------------------------------------
     def plot_neuron_activations(
@@ -265,18 +373,25 @@ class AttentionVisualizer:
 
     def plot_activation_comparison(
         self,
-        results: Mapping[str, Extraction] | Sequence[Extraction],
+        results: Mapping[str, Any] | Sequence[Any],
         layer_idx: int = -1,
         neuron_indices: Sequence[int] | None = None,
         kind: str = "residual",
         top_k: int = 6,
         save_path: str | os.PathLike[str] | None = None,
+        *,
+        stack: str = "encoder",
     ) -> Figure:
         """How chosen neurons respond across prompts: one panel per neuron, one line per prompt over tokens.
 
         Without `neuron_indices`, the `top_k` neurons whose mean activation differs most between prompts.
+        `kind` is "residual" or "mlp"; for `EncoderDecoderExtraction` results, `stack` ("encoder" or
+        "decoder") says whose neurons.
         """
-        extractions = list(results.values()) if isinstance(results, Mapping) else list(results)
+        given = list(results.values()) if isinstance(results, Mapping) else list(results)
+        if stack not in ("encoder", "decoder"):
+            raise ValueError(f"stack must be 'encoder' or 'decoder', got {stack!r}")
+        extractions = [e.part(stack) if isinstance(e, EncoderDecoderExtraction) else e for e in given]
         if len(extractions) < 2:
             raise ValueError(f"comparing needs at least 2 prompts, got {len(extractions)}")
         per_prompt = [e.neuron_activations(layer_idx, kind) for e in extractions]
@@ -305,8 +420,9 @@ class AttentionVisualizer:
         handles, labels = axes.ravel()[0].get_legend_handles_labels()
         figure.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
         layer_name = f"layer {layer_idx}" if layer_idx >= 0 else f"layer {extractions[0].num_layers + layer_idx}"
+        owner = {"encoder": "encoder ", "decoder": "decoder ", "cross": "decoder "}.get(str(extractions[0].stack), "")
         figure.suptitle(
-            self._title(f"{layer_name} {'MLP neurons' if kind == 'mlp' else 'residual stream'} across prompts")
+            self._title(f"{owner}{layer_name} {'MLP neurons' if kind == 'mlp' else 'residual stream'} across prompts")
         )
         figure.tight_layout(rect=(0, 0.08, 1, 0.96))
         return _save(figure, save_path)
@@ -318,9 +434,12 @@ class AttentionVisualizer:
         save_path: str | os.PathLike[str] = "interactive_attention.html",
         layer_idx: int | None = None,
         head_idx: int | None = None,
+        *,
+        kind: str | None = None,
     ) -> Path:
-        """Write the widget's linked views for `result` (an Extraction or an AttentionWidget) as one
-        self-contained HTML file that opens offline with no kernel; returns its path.
+        """Write the widget's linked views for `result` (an Extraction, an `EncoderDecoderExtraction` (its
+        part `kind`, default "cross") or an AttentionWidget) as one self-contained HTML file that opens
+        offline with no kernel; returns its path.
 
         The head shown first is (`layer_idx`, `head_idx`), or the most focused head when not given.
         """
@@ -329,39 +448,52 @@ class AttentionVisualizer:
 
         if isinstance(result, AttentionWidget):
             return export_html(result, save_path)
-        if not isinstance(result, Extraction):
+        if not isinstance(result, (Extraction, EncoderDecoderExtraction)):
             raise TypeError(f"result must be an Extraction or an AttentionWidget, got {type(result).__name__}")
+        part = part_of(result, kind)
         if layer_idx is None or head_idx is None:
-            best_layer, best_head = focused_heads(result.head_scores())[0][:2]
+            best_layer, best_head = focused_heads(part.head_scores())[0][:2]
             layer_idx = best_layer if layer_idx is None else layer_idx
             head_idx = best_head if head_idx is None else head_idx
-        widget = AttentionWidget(result, layer=layer_idx % result.num_layers, head=head_idx % result.num_heads)
-        return export_html(widget, save_path)
+        return export_html(result, save_path, kind=part.stack, layer=layer_idx, head=head_idx)
 
     # ---- statistics ---------------------------------------------------------------------------------
     def plot_layer_statistics(
         self,
-        stats: Mapping[str, Mapping[str, Any]] | Extraction | Sequence[Extraction],
+        stats: Mapping[str, Mapping[str, Any]] | Extraction | EncoderDecoderExtraction | Sequence[Any],
         save_path: str | os.PathLike[str] | None = None,
+        *,
+        kind: str | None = None,
     ) -> Figure:
         """Per layer: mean, std, mean row entropy of attention and attention to the first token; each head a
         dot, the layer's value a line.
 
         `stats` is `extractor.get_attention_stats(prompt)`, an Extraction (its stats are computed), or several
         Extractions: then one line per prompt (heads' dots for all of them), to compare phrasings.
+        `EncoderDecoderExtraction` runs give their part `kind` (default "cross").
         """
         series: list[tuple[str, Mapping[str, Mapping[str, Any]]]]
-        if isinstance(stats, Extraction):
-            series = [("layer (all heads)", stats.attention_stats())]
-        elif isinstance(stats, Sequence) and stats and all(isinstance(e, Extraction) for e in stats):
-            series = [(_shorten(e.prompt), e.attention_stats()) for e in stats]
+        runs = (Extraction, EncoderDecoderExtraction)
+        parts: list[Extraction] = []
+        if isinstance(stats, runs):
+            parts = [part_of(stats, kind)]
+            series = [("layer (all heads)", parts[0].attention_stats())]
+        elif isinstance(stats, Sequence) and stats and all(isinstance(e, runs) for e in stats):
+            parts = [part_of(e, kind) for e in stats]
+            series = [(_shorten(e.prompt), part.attention_stats()) for e, part in zip(stats, parts)]
         elif isinstance(stats, Mapping):
+            if kind is not None:
+                raise ValueError("kind= chooses the part of an EncoderDecoderExtraction: pass the extraction")
             series = [("layer (all heads)", stats)]
         else:
             raise TypeError("stats must be get_attention_stats(...) output, an Extraction or a list of them")
         names = list(series[0][1])
         if not names:
             raise ValueError("stats is empty: pass extractor.get_attention_stats(prompt)")
+        stacks = {part.stack for part in parts}
+        if len(stacks) > 1:
+            raise ValueError(f"the extractions are different kinds of attention ({', '.join(map(str, stacks))})")
+        cross = stacks == {"cross"}
         layers = np.arange(len(names))
         panels = [
             ("mean", "mean weight"),
@@ -387,14 +519,16 @@ class AttentionVisualizer:
             axis.set_title(label)
             axis.grid(alpha=0.3)
             if metric == "mean":
-                # Rows of a softmax map sum to 1, so every head's mean is 1/seq: say so rather than plot noise.
+                # Rows of a softmax map sum to 1, so every head's mean is 1/keys: say so rather than plot noise.
                 value = max(float(one[names[0]]["mean"]) for _, one in series)
                 axis.set_ylim(0, 2 * value if value > 0 else 1)
-                axis.text(0.5, 0.12, "= 1/seq in every head\n(each row sums to 1)", transform=axis.transAxes,
+                keys = "source tokens" if cross else "seq"
+                axis.text(0.5, 0.12, f"= 1/{keys} in every head\n(each row sums to 1)", transform=axis.transAxes,
                           ha="center", fontsize=8, color="0.35")  # fmt: skip
         labels = [name for name, _ in series]
         figure.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
-        figure.suptitle(self._title("attention statistics per layer (lines: layer average; dots: heads)"))
+        what = "attention statistics per layer (lines: layer average; dots: heads)"
+        figure.suptitle(self._title(_kind_title(parts[0], what) if parts else what))
         figure.tight_layout(rect=(0, 0.07, 1, 1))
         return _save(figure, save_path)
 
