@@ -210,3 +210,23 @@ def test_bad_input_gets_one_line_errors(seq2seq_extractor: AttentionExtractor, r
     with pytest.raises(ValueError, match=r"target= is for encoder-decoder models") as refused_target:
         decoder_only.extract_activations(SOURCE, target=TARGET)
     assert "\n" not in str(refused_target.value)
+
+
+def test_a_saved_model_folder_loads_with_its_head(tmp_path: Any, bert_tokenizer: Any) -> None:
+    tiny_model("t5").save_pretrained(tmp_path)
+    bert_tokenizer.save_pretrained(tmp_path)
+    extractor = AttentionExtractor(str(tmp_path), device="cpu")
+    assert extractor.get_model_info()["architecture"] == "T5ForConditionalGeneration"
+    assert extractor.extract_activations(SOURCE).decoder.seq_len > 1  # it can write: its head was loaded
+
+
+def test_a_model_without_its_head_needs_a_target(bert_tokenizer: Any) -> None:
+    import transformers
+
+    bare = transformers.T5Model(tiny_model("t5").config).eval()
+    extractor = AttentionExtractor(model_name="bare-t5", model=bare, tokenizer=bert_tokenizer)
+    with pytest.raises(ValueError, match=r"no language-model head.*give target="):
+        extractor.extract_activations(SOURCE)
+    assert extractor.extract_activations(SOURCE, target=TARGET).cross.key_len == len(
+        bert_tokenizer(SOURCE)["input_ids"]
+    )

@@ -151,6 +151,8 @@ def _auto_class_for(config: Any) -> Any:
     import transformers
 
     architectures = getattr(config, "architectures", None) or []
+    if getattr(config, "is_encoder_decoder", False):  # T5, BART, Marian: with the head that writes the output
+        return transformers.AutoModelForSeq2SeqLM
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
         return transformers.AutoModelForCausalLM
     if any(a.endswith("ForMaskedLM") for a in architectures):

@@ -274,6 +274,10 @@ def run(
     source_ids = item.ids
     encoder_stack, decoder_stack = stacks(model)
     start = decoder_start_id(model)
+    if target is None and model.get_output_embeddings() is None:
+        raise ValueError(
+            f"{extractor._describe()} has no language-model head, so it cannot write its own output: give target="
+        )
     if target is None:
         decoder_ids = greedy_output(model, source_ids, start, max_output_tokens, _eos_ids(model, tokenizer))
         target_text = str(tokenizer.decode(decoder_ids[1:], skip_special_tokens=True))
