@@ -48,8 +48,29 @@ export interface WidgetInfo {
   num_kv_heads: number;
   seq_len: number;
   is_causal: boolean;
-  /** Side T of each thumbnail in `_thumbnails`. */
+  /** Side T of each thumbnail in `_thumbnails` (its longer side when it is rectangular). */
   thumbnail_size: number;
+  /** Rows and columns of each thumbnail (absent in pages saved before them: both `thumbnail_size`). A
+   * cross-attention thumbnail has rows for the decoder's tokens and columns for the source's. */
+  thumbnail_rows?: number;
+  thumbnail_cols?: number;
+  /** Keys of each map: `seq_len` for self-attention, the source's token count for cross-attention. */
+  key_len?: number;
+  /** The kinds of attention of an encoder-decoder run ("encoder", "decoder", "cross"); [] (or absent) for a
+   * model with one kind, whose `kind` is "". */
+  kinds?: string[];
+  kind?: string;
+  /** What each kind is, for the kind switch's titles. */
+  kind_titles?: Record<string, string>;
+  /** An encoder-decoder run's two texts: the source's tokens and the decoder's (start token + target). */
+  source_tokens?: string[];
+  source_token_notes?: Record<string, string>;
+  decoder_tokens?: string[];
+  decoder_token_notes?: Record<string, string>;
+  /** Whether the decoder's text was given (teacher forcing) or is the model's own output. */
+  target_given?: boolean;
+  /** Cross-attention: the keys' tokens (the source's). */
+  key_tokens?: string[];
   /** Width of each neuron kind that can be shown; "mlp" is absent when MLP neurons were not recorded. */
   neuron_widths: Partial<Record<NeuronKind, number>>;
   /** {token index: what it holds} for tokens that hold part of a character split over several tokens
@@ -73,6 +94,13 @@ export interface AttentionMapInfo {
   pooled: boolean;
   /** What the values are (absent: attention, a page saved before value weighting). */
   weighting?: Weighting;
+  /** A rectangular (cross-attention) map: rows × cols values (rows = size), over seq_len queries and key_len
+   * keys; absent for a square map. */
+  rows?: number;
+  cols?: number;
+  key_len?: number;
+  /** The kind of attention of an encoder-decoder run the map belongs to. */
+  kind?: string;
 }
 
 /** `_map_window`: queries [q0, q1) × keys [k0, k1) of head (layer, head), float16 rows × cols row-major,
@@ -293,10 +321,13 @@ export interface WidgetTraits {
   views: ViewName[];
   /** The side panel's open tab: one of `views` that is a PanelView, or "none" when there is none. */
   panel: PanelView | typeof NO_PANEL;
+  /** Which attention of an encoder-decoder run the views show ("encoder", "decoder", "cross"; `_info.kinds`),
+   * "" for other models. Python answers a change with every array of that part (a new `_info`). */
+  kind: string;
   _info: WidgetInfo;
   /** Token texts, already made visible by Python (↵ ⇥ ␣ ∅). */
   _tokens: string[];
-  /** uint8 [layers, heads, T, T], weight = (q / 255)². */
+  /** uint8 [layers, heads, rows, cols] (`_info.thumbnail_rows` / `thumbnail_cols`), weight = (q / 255)². */
   _thumbnails: Bytes;
   /** float32 [scores.length, layers, heads]; NaN where a score is undefined. */
   _head_scores: Bytes;

@@ -24,10 +24,11 @@ import traitlets
 
 from ..analysis.neurons import top_variable_neurons
 from ..analysis.scores import FORMER_NAMES, LAYER_STAT_NAMES, SCORE_NAMES, score_info
-from ..engine import attribution, interventions
+from ..engine import attribution, interventions, seq2seq
 from ..engine.extraction import NEURON_KINDS, Extraction
 from ..engine.extractor import shared_extractor
 from ..engine.generation import Generation, Step
+from ..engine.seq2seq import EncoderDecoderExtraction
 from ..engine.tokens import visible_text
 from . import ablation, encode
 from . import generation as writing
@@ -63,6 +64,18 @@ VIEWS = (*MAIN_VIEWS, *PANEL_VIEWS)
 # The views a widget shows unless told: all, but the generation tab only where there is a generation.
 VIEWS_WITHOUT_GENERATION = tuple(view for view in VIEWS if view != "generation")
 NO_PANEL = "none"
+# The views an encoder-decoder run can fill: not those that need the model's next-token predictions (the
+# generation, logit lens, effects and ablation tabs; `Extraction.needs_model` says why).
+PREDICTION_VIEWS = ("generation", "logit-lens", "effects", "ablation")
+SEQ2SEQ_VIEWS = tuple(view for view in VIEWS if view not in PREDICTION_VIEWS)
+# `kind` of a widget over one model's only attention (anything but an encoder-decoder run).
+ONLY_KIND = ""
+# What each kind of an encoder-decoder run is (the kind switch's titles say the same).
+KIND_TITLES = {
+    "encoder": "encoder: which source token each source token reads",
+    "decoder": "decoder: which earlier decoder token each decoder token reads (causal)",
+    "cross": "cross: which source token each decoder token reads",
+}
 
 
 def panel_choices(views: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -72,6 +85,12 @@ def panel_choices(views: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def _panel_why(widget: AttentionWidget, value: str) -> str:
     return f" ({value!r} is not among this widget's views)" if value in PANEL_VIEWS else ""
+
+
+def _kind_why(widget: AttentionWidget, value: str) -> str:
+    if value in seq2seq.KINDS and widget._result is None:
+        return f" ({value!r} is for encoder-decoder runs; {widget._extraction.model_name} has one kind of attention)"
+    return ""
 
 
 def check_window(window: Any, seq_len: int, name: str = "map_window") -> tuple[int, int, int, int] | None:
@@ -130,7 +149,13 @@ class AttentionWidget(WidgetBase):
     neuron : the neuron chosen in the neuron plot (its index in the layer, -1 for none); for MLP neurons the
         plot lists the tokens its output direction promotes and suppresses. Back to -1 when `layer` or
         `neuron_kind` changes.
-    views : which views exist (default: all), by name: ``"token-strip"``, ``"head-grid"``, ``"heatmap"``
+    kind : for an encoder-decoder run (an `EncoderDecoderExtraction`: T5, BART, Marian), which attention the
+        views show: ``"cross"`` (the default: which source token each decoder token reads; maps ``[decoder
+        tokens, source tokens]``), ``"encoder"`` (the source's self-attention) or ``"decoder"`` (the decoder's,
+        causal). Changing it shows that part (`EncoderDecoderExtraction.part`), keeping layer and head where
+        they exist (else the last one). ``""`` for any other model: its only attention.
+    views : which views exist (default: all; an encoder-decoder run has no generation, logit-lens, effects or
+        ablation tab: they need next-token predictions), by name: ``"token-strip"``, ``"head-grid"``, ``"heatmap"``
         on top, ``"logit-lens"``, ``"effects"``, ``"ablation"``, ``"head-scores"``, ``"neuron-plot"``,
         ``"layer-stats"`` as tabs of the side panel.
     ablated : the heads the Ablate tab ablates, a list of ``[layer, head]`` (default none); its predictions
@@ -205,7 +230,16 @@ class AttentionWidget(WidgetBase):
         -1, bounds="_step_bounds", help="The generated token the generation tab shows (0 first), -1 for none."
     ).tag(sync=True)
     generating = traitlets.Bool(False, help="Whether the model is writing (set by Python).").tag(sync=True)
-    views = Names(VIEWS, choices=VIEWS, help=f"The views the widget shows, any of {VIEWS}.").tag(sync=True)
+    views = Names(VIEWS, choices="_view_choices", help=f"The views the widget shows, any of {VIEWS}.").tag(sync=True)
+    kind = Choice(
+        ONLY_KIND,
+        choices="_kinds",
+        why=_kind_why,
+        help=(
+            f"Which attention of an encoder-decoder run the views show, one of {seq2seq.KINDS} (cross: which "
+            f"source token each decoder token reads); {ONLY_KIND!r} for other models (their only attention)."
+        ),
+    ).tag(sync=True)
     panel = Choice(
         PANEL_VIEWS[0],
         choices="_panel_choices",
@@ -216,7 +250,7 @@ class AttentionWidget(WidgetBase):
     # ---- private, Python → views (see attnwidget.widgets.encode for the byte layouts) -----------------
     _info = traitlets.Dict().tag(sync=True)
     _tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    # uint8 [layers, heads, T, T]
+    # uint8 [layers, heads, rows, cols] (_info.thumbnail_rows, thumbnail_cols)
     _thumbnails = traitlets.Bytes(b"").tag(sync=True)
     # float32 [len(_info.scores), layers, heads]: every per-head score, NaN where undefined.
     _head_scores = traitlets.Bytes(b"").tag(sync=True)
@@ -246,8 +280,9 @@ class AttentionWidget(WidgetBase):
 
     def __init__(
         self,
-        extraction: Extraction,
+        extraction: Extraction | EncoderDecoderExtraction,
         *,
+        kind: str | None = None,
         layer: int = 0,
         head: int = 0,
         token: int = -1,
@@ -266,16 +301,32 @@ class AttentionWidget(WidgetBase):
         panel: str | None = None,
         generation: Generation[Extraction] | None = None,
     ) -> None:
-        if not isinstance(extraction, Extraction):
+        if not isinstance(extraction, (Extraction, EncoderDecoderExtraction)):
             raise TypeError(
                 f"AttentionWidget needs an Extraction (from AttentionExtractor().extract_activations), "
                 f"got {type(extraction).__name__}"
             )
-        self._extraction = extraction
+        # An encoder-decoder run: the widget shows one of its parts (`kind`), `_extraction`.
+        self._result = extraction if isinstance(extraction, EncoderDecoderExtraction) else None
+        shown: Extraction
+        if isinstance(extraction, EncoderDecoderExtraction):
+            if generation is not None:
+                raise ValueError("generation is for decoder-only models: an encoder-decoder run has no generation")
+            kind = "cross" if kind is None else kind
+            if kind not in seq2seq.KINDS:
+                raise invalid("kind", one_of(seq2seq.KINDS), kind)
+            shown = extraction.part(kind)
+        else:
+            shown = extraction
+            if kind not in (None, ONLY_KIND):
+                why = f" (the kinds {seq2seq.KINDS} are for encoder-decoder runs)"
+                raise invalid("kind", one_of([ONLY_KIND]) + why, kind)
+        kind = ONLY_KIND if kind is None else kind
+        self._extraction = shown
         self._forget_extraction_results()
         # Generation: the run followed (None once its recorded pass is shown, or when there is none), the
         # steps the views show, and the lock that keeps the writing thread's updates apart from the views'.
-        self._run = self._check_generation(generation, extraction)
+        self._run = self._check_generation(generation, shown)
         self._step_texts = writing.StepTexts()
         self._generation_error: str | None = None
         self._state_lock = threading.RLock()
@@ -283,6 +334,7 @@ class AttentionWidget(WidgetBase):
         self._writer: threading.Thread | None = None
         if views is None:
             views = VIEWS if self._steps() or self._run is not None else VIEWS_WITHOUT_GENERATION
+            views = tuple(view for view in views if view in self._view_choices())
         if neuron_k is None:  # 16, or all of them where a model (or a cache) has fewer
             neuron_k = min(DEFAULT_NEURON_K, self._neuron_k_bounds()[1])
         # The last target / contrast the views sent that was refused (shown in `_effects.info.error`), and
@@ -306,6 +358,7 @@ class AttentionWidget(WidgetBase):
             step=step,
             views=views,
         )
+        selection["kind"] = kind
         if selection["step"] >= 0 and selection["token"] < 0:
             selection["token"] = self._step_token(selection["step"])
         selection["neuron"] = self._check_neuron(neuron, selection["neuron_kind"])
@@ -358,8 +411,10 @@ class AttentionWidget(WidgetBase):
     # ---- state built once ---------------------------------------------------------------------------
     def _static_state(self) -> dict[str, Any]:
         ex = self._extraction
-        side = encode.thumbnail_size(ex.num_layers * ex.num_heads, ex.seq_len)
-        thumbnails = np.zeros((ex.num_layers, ex.num_heads, side, side), dtype=np.uint8)
+        # Square for self-attention; cross-attention's rows are the decoder's tokens, its columns the source's.
+        side = encode.thumbnail_size(ex.num_layers * ex.num_heads, max(ex.seq_len, ex.key_len))
+        thumb_rows, thumb_cols = min(side, ex.seq_len), min(side, ex.key_len)
+        thumbnails = np.zeros((ex.num_layers, ex.num_heads, thumb_rows, thumb_cols), dtype=np.uint8)
         # A generation's rows (every step's, when they fit `_step_rows`' budget) are rows of these maps.
         steps, prompt_length = len(self._steps()), ex.prompt_length
         fits = writing.step_rows_values(prompt_length, 0, steps, ex.num_layers, ex.num_heads) * 2
@@ -386,11 +441,15 @@ class AttentionWidget(WidgetBase):
             "seq_len": ex.seq_len,
             "is_causal": bool(ex.is_causal),
             "thumbnail_size": side,
+            "thumbnail_rows": thumb_rows,
+            "thumbnail_cols": thumb_cols,
+            "key_len": ex.key_len,
             "scores": score_info(),
             "layer_stats": list(LAYER_STAT_NAMES),
             "neuron_widths": self._neuron_widths,
             # What a token holds when it is part of a character split over several tokens (shown on hover).
             "token_notes": {str(index): note for index, note in ex.token_notes.items()},
+            **self._kind_info(),
         }
         return {
             "_info": info,
@@ -399,6 +458,35 @@ class AttentionWidget(WidgetBase):
             "_head_scores": encode.encode_float32(np.stack([scores[name] for name in SCORE_NAMES])),
             "_predictions": self._encoded_predictions(),
         }
+
+    def _kind_info(self) -> dict[str, Any]:
+        """What `_info` says of the kinds: the kinds and the one shown ([] and "" for a model with one kind of
+        attention); for an encoder-decoder run also both texts' tokens (the two token strips) and, for cross,
+        the keys' tokens (the source's)."""
+        result, ex = self._result, self._extraction
+        if result is None:
+            return {"kinds": [], "kind": ONLY_KIND, "kind_titles": {}}
+        info: dict[str, Any] = {
+            "kinds": list(seq2seq.KINDS),
+            "kind": ex.stack,
+            "kind_titles": dict(KIND_TITLES),
+            "source_tokens": list(result.encoder.display_tokens),
+            "source_token_notes": {str(index): note for index, note in result.encoder.token_notes.items()},
+            "decoder_tokens": list(result.decoder.display_tokens),
+            "decoder_token_notes": {str(index): note for index, note in result.decoder.token_notes.items()},
+            "target_given": result.target_given,
+        }
+        if isinstance(ex, seq2seq.CrossExtraction):
+            info["key_tokens"] = list(ex.key_display_tokens)
+            info["key_token_notes"] = {str(index): note for index, note in ex.key_token_notes.items()}
+        return info
+
+    def _kinds(self) -> tuple[str, ...]:
+        return seq2seq.KINDS if self._result is not None else (ONLY_KIND,)
+
+    def _view_choices(self) -> tuple[str, ...]:
+        """The views this widget can have: all, but those that need predictions for an encoder-decoder run."""
+        return SEQ2SEQ_VIEWS if self._result is not None else VIEWS
 
     def _encoded_predictions(self) -> dict[str, Any]:
         ex = self._extraction
@@ -570,7 +658,10 @@ class AttentionWidget(WidgetBase):
         return panel
 
     def _check_map_window(self, value: Any) -> list[int]:
-        window = check_window(value, self._extraction.seq_len)
+        ex = self._extraction
+        if ex.key_len != ex.seq_len and value not in (None, [], (), {}):
+            raise ValueError(str(invalid("map_window", "[] (a cross-attention map is shown whole, not zoomed)", value)))
+        window = check_window(value, ex.seq_len)
         return [] if window is None else list(window)
 
     @property
@@ -598,6 +689,8 @@ class AttentionWidget(WidgetBase):
         layer, head, weighting, values = self._head_map(layer, head, weighting)
         encoded = encode.encode_attention_map(values, self._extraction.is_causal)
         info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}
+        if self._result is not None:
+            info["kind"] = self._extraction.stack
         return {"info": info, "data": encoded["data"]}
 
     def encoded_window(self, layer: int, head: int, window: Any, weighting: str | None = None) -> dict[str, Any]:
@@ -606,7 +699,7 @@ class AttentionWidget(WidgetBase):
         there ({} for no window)."""
         checked = check_window(window, self._extraction.seq_len, "window")
         layer, head, weighting, values = self._head_map(layer, head, weighting)
-        if checked is None:
+        if checked is None or values.shape[0] != values.shape[1]:  # a cross map is never zoomed
             return {}
         encoded = encode.encode_attention_window(values, checked)
         info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}
@@ -977,23 +1070,43 @@ class AttentionWidget(WidgetBase):
                     if self.generating:
                         self.generating = False
 
-    def _use_extraction(self, extraction: Extraction) -> None:
-        """Show `extraction` (the recorded pass over prompt + output) instead of the prompt's, keeping the
-        selection: every trait made from the extraction is replaced in one update."""
+    def _use_extraction(self, extraction: Extraction, same_tokens: bool = True, same_neurons: bool = True) -> None:
+        """Show `extraction` instead of the one shown, keeping the selection where it still exists: every trait
+        made from the extraction is replaced in one update. Used for a generation's recorded pass over prompt
+        + output, and for another kind of an encoder-decoder run (`kind`): layer and head are kept when in
+        range (else the last); the pinned and hovered tokens only when `same_tokens` (the same queries);
+        the chosen neuron only when `same_neurons` (the same stack); the zoom only when it still fits."""
         self._extraction = extraction
         self._run = None
         self._forget_extraction_results()
         state: dict[str, Any] = self._static_state()
-        token = self.token
+        layer = min(self.layer, extraction.num_layers - 1)
+        head = min(self.head, extraction.num_heads - 1)
+        token = self.token if same_tokens and self.token < extraction.seq_len else -1
+        hovered = self.hovered_token if same_tokens and self.hovered_token < extraction.seq_len else -1
         if self.step >= 0 and token < 0:
             token = self._step_token(self.step)
-        position = token if token >= 0 else self.hovered_token
+        position = token if token >= 0 else hovered
+        neuron_k = min(self.neuron_k, self._neuron_k_bounds()[1])
+        neuron_kind = self.neuron_kind if self.neuron_kind in self._neuron_kinds() else "residual"
+        neuron = self.neuron if same_neurons and self.neuron < self._neuron_widths[neuron_kind] else -1
+        try:
+            window = self._check_map_window(self.map_window)
+        except ValueError:
+            window = []
         state.update(
+            layer=layer,
+            head=head,
+            hovered_token=hovered,
+            neuron_kind=neuron_kind,
+            neuron_k=neuron_k,
+            neuron=neuron,
+            map_window=window,
             token=token,
-            _attention_map=self.encoded_head(self.layer, self.head),
-            _map_window=self.encoded_window(self.layer, self.head, self.map_window),
-            _neurons=self.encoded_neurons(self.layer),
-            _neuron_effects=self.encoded_neuron_effects(self.layer, self.neuron_kind, self.neuron),
+            _attention_map=self.encoded_head(layer, head),
+            _map_window=self.encoded_window(layer, head, window),
+            _neurons=self.encoded_neurons(layer, neuron_kind, neuron_k),
+            _neuron_effects=self.encoded_neuron_effects(layer, neuron_kind, neuron),
             _effects=self.encoded_effects(token, self.target, self.contrast),
             _ablation=self.encoded_ablation(token, self.target, self.ablated, self.ablation_mode),
             _head_effects=self.encoded_head_effects(token, self.target, self.ablation_mode),
@@ -1003,7 +1116,20 @@ class AttentionWidget(WidgetBase):
         )
         if position >= 0:
             state["_lens"] = self.encoded_lens(position)
+        self._neuron_place = (layer, neuron_kind)
         self.apply(state)
+
+    @traitlets.observe("kind")
+    def _on_kind_change(self, change: dict[str, Any]) -> None:
+        # Another part of an encoder-decoder run: decoder and cross share their queries (the decoder's
+        # tokens) and their neurons (the decoder's stack).
+        if self._result is None or self._extraction.stack == self.kind:
+            return
+        old = self._extraction.stack
+        decoder_side = {"decoder", "cross"}
+        same = old in decoder_side and self.kind in decoder_side
+        with self._state_lock:
+            self._use_extraction(self._result.part(self.kind), same_tokens=same, same_neurons=same)
 
     def _handle_stop_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         # The generation tab's stop button.
@@ -1150,6 +1276,7 @@ def show(
     prompt: str,
     model: Any = None,
     *,
+    target: str | None = None,
     generate: int | None = None,
     do_sample: bool = False,
     temperature: float = 1.0,
@@ -1165,12 +1292,24 @@ def show(
     extractors built from specs are kept for the next call. Keyword options go to `AttentionWidget`
     (``views=["token-strip", "heatmap"]`` shows only those; ``panel="neuron-plot"`` opens that tab).
 
+    For an encoder-decoder model (T5, BART, Marian) `prompt` is the source text and `target` the decoder's
+    (without it, the model's own greedy output): the widget shows the run's cross-attention, and `kind`
+    switches to the encoder's or the decoder's (``show(source, target=..., model=..., kind="encoder")``).
+    Other models refuse a `target` (ValueError).
+
     ``generate=30`` lets the model write up to 30 tokens after the prompt: the widget returns at once, showing
     the prompt, and its generation tab fills in token by token from a background thread (stop button;
     `generating`, `wait()`, `stop_generation()`); when writing ends it shows prompt + output. The sampling
     options are `AttentionExtractor.generate`'s (greedy unless ``do_sample=True``) and are checked first.
     """
     extractor = shared_extractor(model)
+    if target is not None or extractor.is_encoder_decoder:
+        if generate is not None:
+            raise ValueError(
+                "generate=N is for decoder-only models; an encoder-decoder model writes its own "
+                "output when no target is given"
+            )
+        return AttentionWidget(extractor.extract_activations(prompt, target), **widget_options)
     if generate is None:
         given = {"do_sample": do_sample, "top_k": top_k, "top_p": top_p, "seed": seed}
         asked = [name for name, value in given.items() if value not in (None, False)]

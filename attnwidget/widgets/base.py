@@ -179,21 +179,23 @@ class Choice(traitlets.Unicode):  # type: ignore[type-arg]
 
 
 class Names(traitlets.List):  # type: ignore[type-arg]
-    """A non-empty list of names from a fixed set (each at most once), kept in the set's order whatever the
-    order given; one name alone is accepted as the list of it."""
+    """A non-empty list of names from a set (each at most once), kept in the set's order whatever the order
+    given; one name alone is accepted as the list of it. The set may depend on the widget's data
+    (``choices`` is then the name of a method returning it)."""
 
-    def __init__(self, default: tuple[str, ...], *, choices: tuple[str, ...], help: str) -> None:
+    def __init__(self, default: tuple[str, ...], *, choices: tuple[str, ...] | str, help: str) -> None:
         super().__init__(list(default), help=help)
         self.choices = choices
 
     def validate(self, obj: Any, value: Any) -> Any:
         if not getattr(obj, "_checks_ready", False):
             return super().validate(obj, value)
+        choices = tuple(getattr(obj, self.choices)() if isinstance(self.choices, str) else self.choices)
         # One name alone is a list of it (as traitlets' List.set makes it when the trait is assigned).
         names = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else None
-        if not names or any(not isinstance(name, str) or name not in self.choices for name in names):
-            raise invalid(str(self.name), f"a non-empty list of names, each {one_of(self.choices)}", value)
-        return [name for name in self.choices if name in names]
+        if not names or any(not isinstance(name, str) or name not in choices for name in names):
+            raise invalid(str(self.name), f"a non-empty list of names, each {one_of(choices)}", value)
+        return [name for name in choices if name in names]
 
 
 class Checked(traitlets.TraitType):  # type: ignore[type-arg]

@@ -6,14 +6,21 @@ self-describing value, ``{"info": {...}, "data": bytes}`` (`Encoded`); ipywidget
 binary buffer, never as JSON numbers.
 
 thumbnails
-    uint8 ``[layers, heads, T, T]`` (T in the widget's ``_info``), ``T = thumbnail_size(...) ≤ 128``.
-    Square-root companded: a byte ``q`` stands for the weight ``(q / 255) ** 2``, so weights down to
-    ~1.5e-5 stay non-zero. When ``seq_len > T`` the map is max-pooled (`attnwidget.analysis.pooling`) so
-    that one-token-wide stripes (diagonal, previous-token, induction) survive.
+    uint8 ``[layers, heads, rows, cols]`` (``thumbnail_rows``, ``thumbnail_cols`` in the widget's ``_info``).
+    A map whose keys are its queries (every model's self-attention) is square: ``rows = cols = T =
+    thumbnail_size(...) ≤ 128`` (also ``thumbnail_size``). The cross-attention of an encoder-decoder run
+    (rows: the decoder's ``seq_len`` tokens, columns: the source's ``key_len``) is ``min(T, seq_len) ×
+    min(T, key_len)`` with ``T = thumbnail_size(maps, max(seq_len, key_len))``. Square-root companded: a
+    byte ``q`` stands for the weight ``(q / 255) ** 2``, so weights down to ~1.5e-5 stay non-zero. A side
+    longer than T is max-pooled (`attnwidget.analysis.pooling`) so that one-token-wide stripes (diagonal,
+    previous-token, induction) survive.
 attention map (`encode_attention_map`)
     float16 of side ``n = min(seq_len, max_side)`` (max-pooled above it). Layout ``"lower"`` (causal
     models): row ``i`` holds its ``i + 1`` values ``[0..i]``, rows concatenated, ``n (n + 1) / 2`` values.
     Layout ``"full"``: ``n × n`` values. info: ``{dtype, size, seq_len, layout, pooled}``.
+    A rectangular map (cross-attention, ``[seq_len, key_len]``, never causal): layout ``"full"``, ``rows ×
+    cols`` values row-major, ``rows = min(seq_len, max_side)``, ``cols = min(key_len, max_side)`` (each axis
+    max-pooled above it); info ``{dtype, size (= rows), rows, cols, seq_len, key_len, layout, pooled}``.
 attention window (`encode_attention_window`, a zoomed part of one head)
     float16 ``[rows, cols]`` row-major: queries ``q0..q1``, keys ``k0..k1`` (half-open) of the exact map,
     each axis max-pooled when longer than ``max_side``; masked (later) keys of a causal map are 0.
@@ -126,7 +133,10 @@ def _check_square(weights: np.ndarray) -> None:
 
 
 def encode_attention_map(weights: np.ndarray, causal: bool, max_side: int = MAP_MAX_SIZE) -> Encoded:
-    """One head's [seq, seq] map → `Encoded` float16 (see the module docstring)."""
+    """One head's [seq, seq] map (or a cross-attention map [seq, keys], not causal) → `Encoded` float16 (see
+    the module docstring)."""
+    if weights.ndim == 2 and weights.shape[0] != weights.shape[1] and not causal:
+        return _encode_rectangular_map(weights, max_side)
     _check_square(weights)
     seq_len = weights.shape[0]
     size = max(1, min(seq_len, max_side))
@@ -136,9 +146,20 @@ def encode_attention_map(weights: np.ndarray, causal: bool, max_side: int = MAP_
     return {"info": {**info, "pooled": size < seq_len}, "data": data}
 
 
+def _encode_rectangular_map(weights: np.ndarray, max_side: int) -> Encoded:
+    seq_len, key_len = (int(n) for n in weights.shape)
+    rows, cols = max(1, min(seq_len, max_side)), max(1, min(key_len, max_side))
+    data = encode_float16(max_pool_2d(weights, rows, cols))
+    info = {"dtype": "float16", "size": rows, "rows": rows, "cols": cols, "seq_len": seq_len, "key_len": key_len}
+    return {"info": {**info, "layout": "full", "pooled": rows < seq_len or cols < key_len}, "data": data}
+
+
 def decode_attention_map(encoded: Encoded) -> np.ndarray:
-    """The inverse of `encode_attention_map`: float32 [size, size], zeros above the diagonal if causal."""
+    """The inverse of `encode_attention_map`: float32 [size, size], zeros above the diagonal if causal
+    ([rows, cols] for a rectangular map)."""
     info = encoded["info"]
+    if "cols" in info:
+        return decode_float16(encoded["data"], (int(info["rows"]), int(info["cols"])))
     size = int(info["size"])
     values = np.frombuffer(encoded["data"], dtype="<f2").astype(np.float32)
     if info["layout"] == "full":
