@@ -31,12 +31,23 @@ export function tokens(model: Model): string[] {
   return model.get("_tokens");
 }
 
-/** Per head (index layer * heads + head): T × T weights. */
+/** Rows × columns of each thumbnail (T × T, but for cross-attention: decoder tokens × source tokens). */
+export function thumbnailShape(i: WidgetInfo): { rows: number; cols: number } {
+  return { rows: i.thumbnail_rows ?? i.thumbnail_size, cols: i.thumbnail_cols ?? i.thumbnail_size };
+}
+
+/** Whether the maps' keys are another text's tokens (cross-attention): drawn rectangular, rows the queries. */
+export function isCross(i: WidgetInfo): boolean {
+  return i.kind === "cross";
+}
+
+/** Per head (index layer * heads + head): rows × cols weights (T × T for self-attention). */
 export function thumbnails(model: Model): Float32Array[] {
   const i = info(model);
   const bytes = model.get("_thumbnails");
   if (isEmpty(bytes)) return [];
-  return memo(bytes, () => decodeThumbnails(bytes, i.num_layers, i.num_heads, i.thumbnail_size));
+  const { rows, cols } = thumbnailShape(i);
+  return memo(bytes, () => decodeThumbnails(bytes, i.num_layers, i.num_heads, rows, cols));
 }
 
 /** Every per-head score, float32 [scores, layers, heads]. */

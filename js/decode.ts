@@ -82,10 +82,20 @@ export function unpackLower(values: Float32Array, n: number): Float32Array {
   return out;
 }
 
-/** The selected head's map as n × n float32 (row = query, column = key). */
+/** Rows and columns of a sent map: size × size, or rows × cols for a rectangular (cross-attention) one. */
+export function mapShape(info: AttentionMapInfo): { rows: number; cols: number } {
+  return { rows: info.rows ?? info.size, cols: info.cols ?? info.size };
+}
+
+/** The selected head's map as n × n float32 (row = query, column = key); rows × cols when rectangular. */
 export function decodeAttentionMap(bytes: Bytes, info: AttentionMapInfo): Float32Array {
   const values = decodeFloat16(bytes);
   if (info.layout === "lower") return unpackLower(values, info.size);
+  if (info.cols !== undefined) {
+    const { rows, cols } = mapShape(info);
+    if (values.length !== rows * cols) throw new Error(`map of ${rows} × ${cols} needs ${rows * cols} values, got ${values.length}`);
+    return values;
+  }
   if (values.length !== info.size * info.size) {
     throw new Error(`map of side ${info.size} needs ${info.size * info.size} values, got ${values.length}`);
   }
@@ -109,10 +119,11 @@ export function binRange(bin: number, length: number, bins: number): [number, nu
   return [Math.floor((bin * length) / bins), Math.floor(((bin + 1) * length) / bins)];
 }
 
-/** Thumbnails uint8 [layers, heads, T, T] → one Float32Array of weights per head, indexed layer * heads + head. */
-export function decodeThumbnails(bytes: Bytes, layers: number, heads: number, side: number): Float32Array[] {
+/** Thumbnails uint8 [layers, heads, rows, cols] (square: rows = cols = side) → one Float32Array of weights
+ * per head, indexed layer * heads + head. */
+export function decodeThumbnails(bytes: Bytes, layers: number, heads: number, side: number, cols: number = side): Float32Array[] {
   const codes = asUint8(bytes);
-  const cells = side * side;
+  const cells = side * cols;
   if (codes.length !== layers * heads * cells) {
     throw new Error(`thumbnails need ${layers * heads * cells} bytes, got ${codes.length}`);
   }

@@ -54,6 +54,8 @@ export const HOVER_SYNC_MS = 80;
 export class Selection {
   private readonly previewListeners = new Set<Listener>();
   private previewHead: HeadRef | null = null;
+  private readonly keyListeners = new Set<Listener>();
+  private keyHovered = -1;
   private readonly saveHover: ReturnType<typeof throttle<[]>>;
 
   constructor(readonly model: Model, private readonly lifetime: Lifetime) {
@@ -61,6 +63,7 @@ export class Selection {
     lifetime.add(() => {
       this.saveHover.cancel();
       this.previewListeners.clear();
+      this.keyListeners.clear();
     });
   }
 
@@ -87,6 +90,23 @@ export class Selection {
   /** Call `listener` when any of these synced traits changes, until the end of the render. */
   on(names: (keyof WidgetTraits)[], listener: Listener): void {
     this.lifetime.onChange(this.model, names, listener);
+  }
+
+  /** Cross-attention: the source token (a key, not a query) under the pointer in the source strip, -1 for
+   * none; local to one display, like the previewed head. */
+  get hoveredKey(): number {
+    return this.keyHovered;
+  }
+
+  hoverKey(index: number): void {
+    if (index === this.keyHovered) return;
+    this.keyHovered = index;
+    for (const listener of this.keyListeners) listener();
+  }
+
+  /** Call `listener` when the hovered source token changes, until the end of the render. */
+  onKeyHover(listener: Listener): void {
+    if (!this.lifetime.ended) this.keyListeners.add(listener);
   }
 
   /** Call `listener` when the previewed head changes, until the end of the render. */

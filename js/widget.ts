@@ -16,11 +16,13 @@ import { createGeneration } from "./views/generation";
 import { createHeadGrid } from "./views/headGrid";
 import { createHeadScores } from "./views/headScores";
 import { createHeatmap } from "./views/heatmap";
+import { createRectHeatmap } from "./views/heatmapRect";
 import { createLayerStats } from "./views/layerStats";
 import { createLogitLens } from "./views/logitLens";
 import { createNeuronPlot } from "./views/neuronPlot";
 import { createSidePanel } from "./views/sidePanel";
 import { createTokenStrip } from "./views/tokenStrip";
+import { createTokenStrips } from "./views/tokenStrips";
 import type { View, ViewContext } from "./views/view";
 
 const PANEL_VIEW_MAKERS: Record<PanelView, (context: ViewContext) => View> = {
@@ -48,10 +50,15 @@ function renderViews(model: Model, host: HTMLElement): () => void {
     const wanted = wantedViews(model);
     const i = data.info(model);
     const kind = i.is_causal ? "causal" : "bidirectional";
-    const header = widgetHeader(i.model_name, `${i.seq_len} tokens · ${modelShape(i)} · ${kind}`);
-    const tokens = wanted.has("token-strip") ? createTokenStrip(context) : null;
+    // An encoder-decoder run: both texts' strips, the kind switch, and a rectangular heatmap for cross.
+    const seq2seq = (i.kinds ?? []).length > 0;
+    const header = seq2seq
+      ? widgetHeader(i.model_name, `${i.source_tokens?.length ?? 0} source → ${i.decoder_tokens?.length ?? 0} decoder tokens · ${i.kind} attention · ${modelShape(i)} · ${kind}`)
+      : widgetHeader(i.model_name, `${i.seq_len} tokens · ${modelShape(i)} · ${kind}`);
+    root.classList.toggle("aw-seq2seq", seq2seq);
+    const tokens = wanted.has("token-strip") ? (seq2seq ? createTokenStrips(context) : createTokenStrip(context)) : null;
     const grid = wanted.has("head-grid") ? createHeadGrid(context) : null;
-    const heatmap = wanted.has("heatmap") ? createHeatmap(context) : null;
+    const heatmap = wanted.has("heatmap") ? (data.isCross(i) ? createRectHeatmap(context) : createHeatmap(context)) : null;
     const tabs = PANEL_VIEWS.filter((name) => wanted.has(name)).map((name) => ({ name, view: PANEL_VIEW_MAKERS[name](context) }));
     const main = el("div", "aw-main");
     for (const view of [grid, heatmap]) if (view) main.append(view.root);
@@ -76,9 +83,13 @@ function render({ model, el: host }: { model: Model; el: HTMLElement }): () => v
   // is the `panel` trait's; the generation view gets the focus back if it had it.
   const again = () => {
     const refocus = focusedGeneration(host);
+    // The kind switch keeps the focus across the render its change causes (keyboard use).
+    const kinds = host.querySelector("[data-testid=kind-switch]");
+    const refocusKind = !!kinds && kinds.contains(document.activeElement);
     cleanup();
     cleanup = renderViews(model, host);
     if (refocus) host.querySelector<HTMLElement>("[data-testid=generation]")?.focus({ preventScroll: true });
+    if (refocusKind) host.querySelector<HTMLElement>("[data-testid=kind-switch] [aria-checked=true]")?.focus({ preventScroll: true });
   };
   model.on("change:views", again);
   model.on("change:_info", again);

@@ -2,7 +2,8 @@
 // a per-head score chosen (`head_score`), each cell one colour: that head's score. The element with
 // data-testid="head-grid" is exactly the cells; labels and the legend sit outside it.
 import { hasHead, toggleHead } from "../ablation";
-import { cssColor, formatWeight, legendTicks, rangeTicks } from "../color";
+import { cssColor, formatWeight, legendTicks, packRGBA, rangeTicks } from "../color";
+import { fitRect, rectLevels } from "../cross";
 import * as data from "../data";
 import { Tooltip, el } from "../dom";
 import { formatSigned } from "../effects";
@@ -11,6 +12,7 @@ import { hasKernel } from "../kernel";
 import { ABLATION, chosenScore, scoreColour } from "../scores";
 import { fileStem } from "../snapshot";
 import { createLayerHeadGrid } from "./layerHeadGrid";
+import { createKindSwitch } from "./kindSwitch";
 import { createLegend } from "./legend";
 import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
@@ -20,6 +22,9 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   const layers = info.num_layers;
   const heads = info.num_heads;
   const side = info.thumbnail_size;
+  // Cross-attention thumbnails are rows (decoder tokens) × columns (source tokens), drawn with their aspect.
+  const shape = data.thumbnailShape(info);
+  const rect = shape.rows !== shape.cols || data.isCross(info);
 
   const root = el("section", "aw-panel aw-grid-panel");
   const header = el("div", "aw-panel-header");
@@ -29,7 +34,8 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   const legendWidth = Math.max(160, heads * grid.cell + 24);
   const legend = createLegend({ width: legendWidth, testid: "head-grid-legend" });
   legend.root.style.maxWidth = `${legendWidth}px`;
-  root.append(header, grid.frame, legend.root);
+  const kinds = createKindSwitch({ model, lifetime });
+  root.append(header, ...(kinds ? [kinds] : []), grid.frame, legend.root);
   const tooltip = new Tooltip(grid.frame);
   const stem = () => fileStem(["heads", chosenScore(model)?.name ?? model.get("color_scale")]);
   header.append(createSaveButtons(lifetime, { name: "head-grid", root, repaint: () => repaint(), theme, fileStem: stem }));
@@ -60,6 +66,19 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
         ticks: chosen.ascending ? rangeTicks(hi, lo) : rangeTicks(lo, hi),
         note: `${chosen.title}${chosen.ascending ? ", bright: lowest" : ""}${chosen.unit_interval ? "" : " (the range of this prompt)"}; grey: undefined${crossNote()}`,
       });
+    } else if (rect) {
+      const background = packRGBA(t.bg);
+      grid.paint(t.masked, (l, h, tile, inner) => {
+        const r = fitRect(shape.rows, shape.cols, inner);
+        const pixels = colorize(rectLevels(thumbs[l * heads + h], shape.rows, shape.cols, r.h, r.w, scale), t.sequential, t.masked);
+        tile.fill(background);
+        for (let y = 0; y < r.h; y++) tile.set(pixels.subarray(y * r.w, (y + 1) * r.w), (r.y + y) * inner + r.x);
+      });
+      legend.paint(t, {
+        lut: t.sequential,
+        ticks: legendTicks(scale, 1),
+        note: `each head's map (${shape.rows} decoder × ${shape.cols} source tokens) as a fraction of its largest weight, ${scale} scale${crossNote()}`,
+      });
     } else {
       grid.paint(t.masked, (l, h, tile, inner) =>
         colorize(levelsAt(thumbs[l * heads + h], side, inner, scale, info.is_causal), t.sequential, t.masked, tile),
@@ -78,17 +97,22 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
     const t = theme();
     const { cell } = grid;
     const seq = info.seq_len;
-    // The hovered and pinned tokens as a row and a column in every thumbnail.
+    // The hovered and pinned tokens as a row and a column in every thumbnail (a cross-attention map's
+    // rows only: its columns are the source's tokens).
+    const box = rect ? fitRect(shape.rows, shape.cols, 1000) : { x: 0, y: 0, w: 1000, h: 1000 };
     const lines = (index: number, color: string) => {
       if (index < 0) return;
       const offset = ((index + 0.5) / seq) * cell;
+      const rowAt = ((box.y + ((index + 0.5) / seq) * box.h) / 1000) * cell;
+      const [left, width] = [(box.x / 1000) * cell, (box.w / 1000) * cell];
       ctx.beginPath();
       for (let l = 0; l < layers; l++) {
         for (let h = 0; h < heads; h++) {
           const x = h * cell;
           const y = l * cell;
-          ctx.moveTo(x, y + offset);
-          ctx.lineTo(x + cell, y + offset);
+          ctx.moveTo(x + left, y + rowAt);
+          ctx.lineTo(x + left + width, y + rowAt);
+          if (rect) continue;
           ctx.moveTo(x + offset, y);
           ctx.lineTo(x + offset, y + cell);
         }

@@ -1,0 +1,89 @@
+// The pure part of an encoder-decoder run's views (no DOM): the kind switch's keys, which tokens a hover in
+// one token strip highlights in the other through the selected cross-attention head, and rectangular maps
+// (rows: the decoder's tokens, columns: the source's) at a given pixel size.
+import { intensities } from "./color";
+import { binOf } from "./decode";
+import type { ColorScale } from "./model";
+import { resampleMax } from "./raster";
+
+/** A rectangular map as sent: `rows` × `cols` weights (row-major) over `seqLen` queries × `keyLen` keys, each
+ * axis max-pooled (bins floor(i·len/n)) when longer than it has values. */
+export interface RectMap {
+  weights: Float32Array;
+  rows: number;
+  cols: number;
+  seqLen: number;
+  keyLen: number;
+}
+
+/** What decoder token `query` reads: one weight per source token (its bin's, when the map is pooled). */
+export function crossRow(m: RectMap, query: number): Float32Array {
+  const out = new Float32Array(m.keyLen);
+  if (query < 0 || query >= m.seqLen) return out;
+  const base = binOf(query, m.seqLen, m.rows) * m.cols;
+  for (let j = 0; j < m.keyLen; j++) out[j] = m.weights[base + binOf(j, m.keyLen, m.cols)];
+  return out;
+}
+
+/** How much each decoder token reads source token `key`: one weight per decoder token (its bin's). */
+export function crossColumn(m: RectMap, key: number): Float32Array {
+  const out = new Float32Array(m.seqLen);
+  if (key < 0 || key >= m.keyLen) return out;
+  const col = binOf(key, m.keyLen, m.cols);
+  for (let i = 0; i < m.seqLen; i++) out[i] = m.weights[binOf(i, m.seqLen, m.rows) * m.cols + col];
+  return out;
+}
+
+/** A strip's tint for weights: opacity √(w / max) · `strongest` (0 where w is 0, or every weight is). */
+export function tintAlphas(weights: Float32Array, strongest: number): Float32Array {
+  let max = 0;
+  for (const w of weights) if (w > max) max = w;
+  const out = new Float32Array(weights.length);
+  if (max > 0) for (let i = 0; i < weights.length; i++) out[i] = weights[i] > 0 ? Math.sqrt(weights[i] / max) * strongest : 0;
+  return out;
+}
+
+/** The kind the kind switch moves to on a key (arrows move and wrap, Home / End the first / last), or null. */
+export function kindForKey(kinds: readonly string[], current: string, key: string): string | null {
+  if (!kinds.length) return null;
+  const at = Math.max(0, kinds.indexOf(current));
+  const step: Record<string, number> = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  if (key in step) return kinds[(at + step[key] + kinds.length) % kinds.length];
+  if (key === "Home") return kinds[0];
+  if (key === "End") return kinds[kinds.length - 1];
+  return null;
+}
+
+/** Levels (LUT positions / 255) of a rows × cols map at targetRows × targetCols pixels: max-pooled where a side
+ * shrinks, nearest cell where it grows (as `levelsAt` does for square maps). Never causal. */
+export function rectLevels(
+  weights: Float32Array, rows: number, cols: number, targetRows: number, targetCols: number, scale: ColorScale,
+): Float32Array {
+  const r = Math.min(rows, targetRows);
+  const c = Math.min(cols, targetCols);
+  const pooled = resampleMax(weights, rows, cols, r, c);
+  return resampleMax(intensities(pooled, r, c, scale, false), r, c, targetRows, targetCols);
+}
+
+/** Where a rows × cols thumbnail sits in a square tile of `side` pixels: as large as fits, its aspect kept,
+ * centred. */
+export function fitRect(rows: number, cols: number, side: number): { x: number; y: number; w: number; h: number } {
+  if (rows <= 0 || cols <= 0) return { x: 0, y: 0, w: side, h: side };
+  const w = cols >= rows ? side : Math.max(1, Math.round((side * cols) / rows));
+  const h = rows >= cols ? side : Math.max(1, Math.round((side * rows) / cols));
+  return { x: Math.floor((side - w) / 2), y: Math.floor((side - h) / 2), w, h };
+}
+
+/** The heatmap box's width / height for a rows × cols map: the map's own aspect, but never taller than wide
+ * nor flatter than 4:1 (cells then stretch). */
+export function rectAspect(rows: number, cols: number): number {
+  return Math.min(4, Math.max(1, cols / Math.max(1, rows)));
+}
+
+/** A cross-attention cell as the heatmap's tooltip says it. */
+export function describeCrossCell(
+  query: number, queryText: string, key: number, keyText: string, weight: number, exact: boolean,
+): string {
+  const value = exact ? weight.toFixed(4) : `max ${weight.toFixed(4)} (max-pooled)`;
+  return `decoder token ${query} “${queryText}” → source token ${key} “${keyText}”: ${value}`;
+}

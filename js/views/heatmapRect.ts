@@ -1,0 +1,181 @@
+// The heatmap of a cross-attention head (an encoder-decoder run, `kind` "cross"): rows are the decoder's
+// tokens, columns the source's, drawn as the rectangle it is (heatmap.ts draws the square maps, with zoom;
+// a cross map is a decoder text by a source text, shown whole). The data-testid="heatmap" element is exactly
+// the map, with `data-rows` / `data-cols`; token labels on both axes sit outside it.
+import { cssColor, legendTicks, SCALE_NOTES } from "../color";
+import { describeCrossCell, rectAspect, rectLevels } from "../cross";
+import * as data from "../data";
+import { binOf, mapShape } from "../decode";
+import { Tooltip, devicePixels, el, fitCanvas, onResize, pointIn, setLiveText } from "../dom";
+import { cellAt } from "../layout";
+import { COLOR_SCALES, type ColorScale } from "../model";
+import { colorize, putPixels } from "../raster";
+import { fileStem } from "../snapshot";
+import { createLegend } from "./legend";
+import { X_AXIS, Y_AXIS, createMapFrame, paintTokenAxis } from "./mapFrame";
+import { createSaveButtons } from "./save";
+import type { View, ViewContext } from "./view";
+
+interface ShownRect {
+  weights: Float32Array;
+  rows: number;
+  cols: number;
+  kind: "full" | "pooled" | "preview";
+  layer: number;
+  head: number;
+}
+
+export function createRectHeatmap({ model, selection, theme, lifetime }: ViewContext): View {
+  const info = data.info(model);
+  const queries = data.tokens(model);
+  const keys = info.key_tokens ?? [];
+  const seq = info.seq_len;
+  const keyLen = info.key_len ?? keys.length;
+
+  const root = el("section", "aw-panel aw-heatmap-panel");
+  const header = el("div", "aw-panel-header");
+  const title = el("h3", "aw-title");
+  const status = el("span", "aw-hint aw-live");
+  const scaleSelect = el("select", "aw-select", undefined, { "aria-label": "colour scale", title: "colour scale" });
+  for (const scale of COLOR_SCALES) scaleSelect.append(el("option", undefined, scale, { value: scale }));
+  const scaleLabel = el("label", "aw-control", "scale ");
+  scaleLabel.append(scaleSelect);
+  const f = createMapFrame("heatmap", {
+    tabindex: "0", role: "img", "aria-label": "cross-attention map: rows are decoder tokens, columns source tokens",
+    "data-rows": String(seq), "data-cols": String(keyLen),
+  });
+  f.box.style.aspectRatio = String(rectAspect(seq, keyLen));
+  const note = f.frame.querySelector(".aw-axis-note");
+  if (note) note.textContent = "decoder ↓  source →";
+  const legend = createLegend({ fit: true, testid: "heatmap-legend" });
+  const tooltip = new Tooltip(f.frame);
+  header.append(title, status, scaleLabel);
+  root.append(header, f.frame, legend.root);
+  const stem = () => fileStem(["cross-attention", `L${selection.shownHead.layer}`, `H${selection.shownHead.head}`]);
+  header.append(createSaveButtons(lifetime, { name: "heatmap", root, repaint: () => repaint(), theme, fileStem: stem }));
+
+  let size = { width: 0, height: 0 };
+  let hover: { query: number; key: number } | null = null;
+
+  const shown = (): ShownRect | null => {
+    const want = selection.shownHead;
+    const map = data.attentionMap(model);
+    if (map && map.info.layer === want.layer && map.info.head === want.head && map.info.cols !== undefined) {
+      return { weights: map.weights, ...mapShape(map.info), kind: map.info.pooled ? "pooled" : "full", ...want };
+    }
+    const thumb = data.thumbnails(model)[want.layer * info.num_heads + want.head];
+    return thumb ? { weights: thumb, ...data.thumbnailShape(info), kind: "preview", ...want } : null;
+  };
+  const weightAt = (s: ShownRect, query: number, key: number) =>
+    s.weights[binOf(query, seq, s.rows) * s.cols + binOf(key, keyLen, s.cols)];
+
+  const measure = () => {
+    const r = f.box.getBoundingClientRect();
+    // A box measured 0 wide (detached, or mid theme switch) keeps the last size it had.
+    if (r.width > 0) size = { width: Math.floor(r.width), height: Math.floor(r.height) };
+  };
+
+  const paintAxes = () => {
+    const t = theme();
+    paintTokenAxis(f.yAxis, "y", size.height, Y_AXIS, 0, seq, (i) => queries[i] ?? "", selection.hovered, selection.token, t);
+    paintTokenAxis(f.xAxis, "x", size.width, X_AXIS, 0, keyLen, (j) => keys[j] ?? "", selection.hoveredKey, -1, t);
+  };
+
+  const paintBase = () => {
+    const s = shown();
+    const scale = model.get("color_scale");
+    scaleSelect.value = scale;
+    if (!s) return;
+    title.textContent = `Layer ${s.layer} · head ${s.head} · cross-attention`;
+    const what = `${seq} decoder × ${keyLen} source tokens`;
+    setLiveText(status, s.kind === "preview" ? `preview: ${s.rows} × ${s.cols} thumbnail${selection.isPreview ? " (click to select)" : ""}` : s.kind === "pooled" ? `${what}, max-pooled to ${s.rows} × ${s.cols}` : what);
+    status.classList.toggle("is-preview", s.kind === "preview");
+    measure();
+    const t = theme();
+    let max = 0;
+    for (const w of s.weights) if (w > max) max = w;
+    legend.paint(t, { lut: t.sequential, ticks: legendTicks(scale, max), note: SCALE_NOTES[scale] });
+    if (size.width <= 0) return;
+    const rows = Math.min(s.rows, devicePixels(size.height));
+    const cols = Math.min(s.cols, devicePixels(size.width));
+    putPixels(f.base, colorize(rectLevels(s.weights, s.rows, s.cols, rows, cols, scale), t.sequential, t.masked), cols, rows);
+    f.box.dataset.shown = `${s.kind} ${s.layer} ${s.head}`;
+    paintAxes();
+  };
+
+  const paintOverlay = () => {
+    const { width, height } = size;
+    if (width <= 0) return;
+    const c = fitCanvas(f.overlay, width, height);
+    if (!c) return;
+    c.clearRect(0, 0, width, height);
+    const t = theme();
+    const rowH = height / seq;
+    const colW = width / keyLen;
+    c.fillStyle = cssColor(t.fg, 0.2);
+    if (selection.hovered >= 0 && selection.hovered < seq) c.fillRect(0, selection.hovered * rowH, width, Math.max(1, rowH));
+    if (selection.hoveredKey >= 0 && selection.hoveredKey < keyLen) c.fillRect(selection.hoveredKey * colW, 0, Math.max(1, colW), height);
+    if (selection.token >= 0 && selection.token < seq) {
+      c.strokeStyle = cssColor(t.pin);
+      c.lineWidth = 1.5;
+      c.strokeRect(0.75, selection.token * rowH, width - 1.5, Math.max(1, rowH));
+    }
+    if (hover) {
+      c.strokeStyle = cssColor(t.accent);
+      c.lineWidth = 2;
+      c.strokeRect(hover.key * colW - 1, hover.query * rowH - 1, Math.max(2, colW) + 2, Math.max(2, rowH) + 2);
+    }
+  };
+
+  const hitAt = (event: MouseEvent) => {
+    const p = pointIn(f.box, event);
+    const cell = cellAt(p.x, p.y, p.width, p.height, seq, keyLen);
+    return cell && { query: cell.row, key: cell.col };
+  };
+
+  const onLeave = () => {
+    hover = null;
+    tooltip.hide();
+    if (selection.hovered >= 0) selection.hover(-1);
+    else paintOverlay();
+  };
+  lifetime.listen(f.box, "mousemove", (event) => {
+    const s = shown();
+    const hit = s && hitAt(event);
+    if (!s || !hit) return onLeave();
+    hover = hit;
+    const exact = s.kind === "full";
+    const lines = [describeCrossCell(hit.query, queries[hit.query] ?? "", hit.key, keys[hit.key] ?? "", weightAt(s, hit.query, hit.key), exact)];
+    if (s.kind === "preview") lines.push("(thumbnail: click the head to load its exact map)");
+    tooltip.showAt(lines, event);
+    if (hit.query !== selection.hovered) selection.hover(hit.query);
+    else paintOverlay();
+  });
+  lifetime.listen(f.box, "mouseleave", onLeave);
+  lifetime.listen(f.box, "click", (event) => {
+    const hit = shown() && hitAt(event);
+    if (hit) selection.pin(hit.query === selection.token ? -1 : hit.query, "heatmap");
+  });
+  lifetime.listen(scaleSelect, "change", () => selection.setTrait("color_scale", scaleSelect.value as ColorScale));
+
+  const repaint = () => {
+    paintBase();
+    paintOverlay();
+  };
+  selection.on(["layer", "head", "_attention_map", "color_scale"], repaint);
+  selection.onPreview(repaint);
+  selection.on(["hovered_token", "token"], () => {
+    paintOverlay();
+    paintAxes();
+  });
+  selection.onKeyHover(() => {
+    paintOverlay();
+    paintAxes();
+  });
+  onResize(f.box, lifetime, () => {
+    const r = f.box.getBoundingClientRect();
+    if (Math.floor(r.width) !== size.width || Math.floor(r.height) !== size.height) repaint();
+  });
+
+  return { name: "heatmap", root, repaint };
+}
