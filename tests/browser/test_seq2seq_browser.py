@@ -1,0 +1,190 @@
+"""AttentionWidget over an encoder-decoder run (a tiny random T5) in JupyterLab, driven by Chromium.
+
+The kind switch reaches Python (`w.kind`) and the heatmap is drawn again as the part's map: a cross map is
+a rectangle (rows: decoder tokens, columns: source tokens); hovering a decoder token tints the source
+tokens by the selected cross-attention head's row, hovering a source token the decoder tokens by its column
+(the weights each tinted token carries are checked against Python's map). Screenshots at 1400 × 1000, light
+and dark: ``/tmp/seq2seq-shots/`` (and ``test-artifacts/``).
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.browser.test_layout_browser import set_theme, settle
+from tests.browser.test_widget_browser import wait_drawn
+
+pytestmark = pytest.mark.browser
+
+SCREEN = {"width": 1400, "height": 1000}
+SHOTS = Path("/tmp/seq2seq-shots")
+SOURCE = "The cat sat on the mat because it was tired."
+TARGET = "Le chat."
+SETUP = textwrap.dedent(
+    """
+    import transformers
+    import attnwidget
+    from tests.tiny_models import minilm_folder, tiny_model
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(minilm_folder()))
+    ex = attnwidget.AttentionExtractor(model_name="tiny-t5", model=tiny_model("t5"), tokenizer=tok)
+    """
+)
+WIDGET = f"w = attnwidget.AttentionWidget(ex.extract_activations({SOURCE!r}, target={TARGET!r}), kind='encoder')\nw"
+CELL = 1
+
+
+def find(nb: Any, testid: str) -> Any:
+    return nb.output(CELL).locator(f"[data-testid={testid}]").first
+
+
+def wait_js(nb: Any, script: str, arg: Any = None, timeout: float = 20.0) -> None:
+    nb.page.wait_for_function(script, arg=arg, timeout=timeout * 1000)
+
+
+def heatmap_shape(nb: Any) -> dict[str, Any]:
+    return dict(
+        find(nb, "heatmap").evaluate(
+            "el => ({rows: el.dataset.rows, cols: el.dataset.cols, shown: el.dataset.shown, "
+            "width: el.getBoundingClientRect().width, height: el.getBoundingClientRect().height})"
+        )
+    )
+
+
+def shoot(nb: Any, label: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    nb.page.screenshot(path=str(SHOTS / f"{label}-screen.png"))
+    nb.output(CELL).locator(".attnwidget").first.screenshot(path=str(SHOTS / f"{label}-widget.png"))
+    nb.screenshot(label, nb.output(CELL))
+
+
+@pytest.fixture(scope="module")
+def lab(lab_notebook_module: Any) -> Any:
+    nb = lab_notebook_module("seq2seq_lab.ipynb", [SETUP, WIDGET], viewport_width=SCREEN["width"])
+    nb.page.set_viewport_size(SCREEN)
+    nb.run_all()
+    nb.wait_for("[data-testid=kind-switch]", scope=nb.output(CELL))
+    wait_drawn(nb, find(nb, "heatmap"), "seq2seq-heatmap", min_colours=2)
+    return nb
+
+
+def test_kind_switch_and_cross_hover(lab: Any) -> None:
+    t_len, s_len = lab.kernel.value("(w._result.decoder.seq_len, w._result.encoder.seq_len)")
+    assert t_len != s_len
+    square = heatmap_shape(lab)
+    assert square["rows"] is None and abs(square["width"] - square["height"]) < 2, square
+
+    # A click on "cross" reaches Python, which sends the cross part; the heatmap is drawn again, rectangular.
+    find(lab, "kind-switch").locator("[data-kind=cross]").click()
+    lab.kernel.wait_value("w.kind", "cross")
+    wait_js(
+        lab,
+        "el => el.querySelector('[data-testid=heatmap]')?.dataset.rows !== undefined",
+        lab.output(CELL).element_handle(),
+    )
+    wait_drawn(lab, find(lab, "heatmap"), "seq2seq-cross-heatmap", min_colours=2)
+    shape = heatmap_shape(lab)
+    assert (int(shape["rows"]), int(shape["cols"])) == (t_len, s_len), shape
+    assert shape["width"] > shape["height"] + 20, shape  # 13 source tokens across, 6 decoder tokens down
+    checked = find(lab, "kind-switch").locator("[aria-checked=true]")
+    assert checked.get_attribute("data-kind") == "cross"
+
+    # Hovering decoder token 3 tints the source tokens by the selected head's row.
+    layer, head = lab.kernel.value("(w.layer, w.head)")
+    expected = np.array(lab.kernel.value(f"w.extraction.attention({layer}, {head}).tolist()"))
+    lab.page.mouse.move(2, 2)
+    find(lab, "decoder-strip").locator('[data-token-index="3"]').hover()
+    wait_js(lab, "el => el.dataset.tintedBy === 'decoder 3'", find(lab, "source-strip").element_handle())
+    weights = (
+        find(lab, "source-strip")
+        .locator("[data-token-index]")
+        .evaluate_all("els => els.map(e => Number(e.dataset.weight))")
+    )
+    np.testing.assert_allclose(weights, expected[3], atol=2e-3)
+    lab.kernel.wait_value("w.hovered_token", 3)
+    shoot(lab, "cross-hover-decoder-light")
+
+    # Hovering source token 2 tints the decoder tokens by that head's column.
+    find(lab, "source-strip").locator('[data-token-index="2"]').hover()
+    wait_js(lab, "el => el.dataset.tintedBy === 'source 2'", find(lab, "decoder-strip").element_handle())
+    weights = (
+        find(lab, "decoder-strip")
+        .locator("[data-token-index]")
+        .evaluate_all("els => els.map(e => Number(e.dataset.weight))")
+    )
+    np.testing.assert_allclose(weights, expected[:, 2], atol=2e-3)
+
+    # The heatmap's tooltip names both tokens and the exact weight.
+    box = find(lab, "heatmap").bounding_box()
+    lab.page.mouse.move(box["x"] + (2.5 / s_len) * box["width"], box["y"] + (1.5 / t_len) * box["height"])
+    tip = lab.output(CELL).locator(".aw-tooltip:visible").first
+    tip.wait_for(timeout=5000)
+    assert tip.inner_text().startswith("decoder token 1 ") and f"{expected[1, 2]:.4f}" in tip.inner_text()
+    lab.page.mouse.move(2, 2)
+
+    # The keyboard: arrows move the checked kind (and the focus stays on the switch after the new render).
+    find(lab, "kind-switch").locator("[aria-checked=true]").focus()
+    lab.page.keyboard.press("ArrowLeft")
+    lab.kernel.wait_value("w.kind", "decoder")
+    wait_js(
+        lab,
+        "el => el.querySelector('[data-testid=heatmap]')?.dataset.rows === undefined",
+        lab.output(CELL).element_handle(),
+    )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and lab.page.evaluate("() => document.activeElement?.dataset?.kind") != "decoder":
+        time.sleep(0.1)
+    assert lab.page.evaluate("() => document.activeElement?.dataset?.kind") == "decoder"
+
+    # Python sets the kind: the views follow.
+    lab.kernel.run("w.kind = 'cross'")
+    wait_js(
+        lab,
+        "el => el.querySelector('[data-testid=heatmap]')?.dataset.rows !== undefined",
+        lab.output(CELL).element_handle(),
+    )
+    assert not lab.widget_errors(), lab.widget_errors()
+
+
+def test_screenshots_light_and_dark(lab: Any) -> None:
+    lab.page.set_viewport_size(SCREEN)
+    lab.kernel.run("w.kind = 'cross'; w.token = 2")
+    wait_js(
+        lab,
+        "el => el.querySelector('[data-testid=heatmap]')?.dataset.rows !== undefined",
+        lab.output(CELL).element_handle(),
+    )
+    lab.output(CELL).locator(".attnwidget").first.scroll_into_view_if_needed()
+    settle(lab)
+    height = lab.output(CELL).locator(".attnwidget").first.bounding_box()["height"]
+    assert height <= SCREEN["height"], height
+    shoot(lab, "cross-light")
+    set_theme(lab, "JupyterLab Dark")
+    try:
+        wait_drawn(lab, find(lab, "heatmap"), "seq2seq-dark", min_colours=2)
+        shoot(lab, "cross-dark")
+        lab.kernel.run("w.kind = 'encoder'")
+        wait_js(
+            lab,
+            "el => el.querySelector('[data-testid=heatmap]')?.dataset.rows === undefined",
+            lab.output(CELL).element_handle(),
+        )
+        settle(lab)
+        shoot(lab, "encoder-dark")
+    finally:
+        set_theme(lab, "JupyterLab Light")
+    lab.kernel.run("w.kind = 'decoder'; w.token = 3")
+    wait_js(
+        lab,
+        "el => el.querySelector('[data-testid=heatmap]')?.dataset.shown?.startsWith('full')",
+        lab.output(CELL).element_handle(),
+    )
+    settle(lab)
+    shoot(lab, "decoder-light")
+    assert not lab.widget_errors(), lab.widget_errors()
