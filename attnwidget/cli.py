@@ -1,8 +1,8 @@
 """The `attnwidget` command.
 
     attnwidget compare --mode simple|questions|sentiment|interactive|custom|all [--prompt1 P --prompt2 P]
-                       [--model SPEC] [--out DIR]
-    attnwidget summary [PROMPT] [--model SPEC] [--top N]
+                       [--model SPEC] [--target TEXT] [--out DIR]
+    attnwidget summary [PROMPT] [--model SPEC] [--target TEXT] [--top N]
     attnwidget generate [PROMPT] [-n N] [--sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
                         [--no-stop-at-eos] [--model SPEC] [--out DIR]
 
@@ -28,6 +28,7 @@ EPILOG = """examples:
   attnwidget compare --mode custom --prompt1 "The cat sat on the mat" --prompt2 "A cat was sitting on a mat"
   attnwidget compare --mode interactive --out figures/
   attnwidget summary "Once upon a time" --model minilm-l6
+  attnwidget compare --mode custom --prompt1 "The cat sat" --prompt2 "A cat sat" --model t5-folder/ --target "Le chat"
   attnwidget generate "Once upon a time" -n 30 --out outputs/
 """
 
@@ -60,7 +61,21 @@ files written (in --out, default outputs/):
   layer_stats.png            attention statistics per layer, one line per prompt
   interactive_attention.html the widget's views for the first prompt: opens offline, no kernel
   (with --mode all, the comparison and statistics files are named per mode: neuron_comparison_simple.png, ...)
+
+encoder-decoder models (T5, BART, Marian): the prompts are the encoder's sources and --target the decoder's
+text, the same for every source (without it each source gets the model's own greedy output). Every attention
+figure is written for each kind of attention, named by it: encoder (source x source), decoder (its own tokens,
+causal) and cross (decoder tokens x source tokens):
+  attention_<mode>_<n>_<kind>.png, all_heads_<mode>_<n>_<kind>.png, layer_stats_<kind>.png
+  neuron_comparison_encoder.png, neuron_comparison_decoder.png   (cross-attention reads the decoder's neurons)
+  interactive_attention_encoder.html, interactive_attention_decoder.html
+  (no page of the cross-attention yet: the page draws square maps only)
 """
+
+
+TARGET_HELP = (
+    "encoder-decoder models (T5, BART, Marian) only: the decoder's text (default: the model's own greedy output)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--prompt2", help="second prompt (mode custom)")
     compare.add_argument("--prompt3", help="an optional third prompt (mode custom)")
     compare.add_argument("--model", default=None, help="model spec: smollm2-135m (default), minilm-l6, folder, .gguf")
+    compare.add_argument("--target", metavar="TEXT", help=TARGET_HELP)
     compare.add_argument("--out", default="outputs", help="folder for the files (default: outputs/)")
     summary = commands.add_parser(
         "summary",
@@ -95,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("prompt", nargs="?", default=DEFAULT_PROMPT, help="text to run (default: a short story)")
     summary.add_argument("--model", default=None, help="model spec: smollm2-135m (default), minilm-l6, folder, .gguf")
+    summary.add_argument("--target", metavar="TEXT", help=TARGET_HELP)
     summary.add_argument("--top", type=int, default=5, help="how many predictions and heads to list (default 5)")
     generate = commands.add_parser(
         "generate",
@@ -145,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "summary":
             if args.top < 1:
                 raise ValueError(f"--top must be at least 1, got {args.top}")
-            print_summary(args.prompt, args.model, args.top)
+            print_summary(args.prompt, args.model, args.top, args.target)
         elif args.command == "generate":
             run_generate(args)
     except (ValueError, TypeError, IndexError, RuntimeError, OSError) as error:
@@ -174,6 +191,21 @@ def compare_sets(args: argparse.Namespace) -> dict[str, list[str]]:
     return {mode: PHRASINGS[mode] for mode in modes}
 
 
+def check_target(target: str | None) -> None:
+    if target is not None and not target.strip():
+        raise ValueError("--target is empty: give the decoder's text, or leave --target out for the model's own output")
+
+
+def check_target_model(extractor: Any, target: str | None) -> None:
+    """--target only with an encoder-decoder model."""
+    if target is not None and not extractor.is_encoder_decoder:
+        architecture = extractor.get_model_info()["architecture"]
+        raise ValueError(
+            f"--target is for encoder-decoder models (T5, BART, Marian, ...); {extractor.model_name} ({architecture}) "
+            "reads one text: leave --target out"
+        )
+
+
 def run_compare(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
@@ -183,6 +215,7 @@ def run_compare(args: argparse.Namespace) -> None:
     from .output.report import write_figures
     from .widgets.attention import AttentionWidget
 
+    check_target(args.target)
     sets = compare_sets(args)
     page_prompt = args.prompt1 if args.mode == "interactive" and args.prompt1 else None
     if page_prompt is None:
@@ -194,66 +227,129 @@ def run_compare(args: argparse.Namespace) -> None:
     written: list[Path] = []
     with tqdm(total=steps, desc="loading model", unit="step", file=sys.stderr, leave=False) as bar:
         extractor = AttentionExtractor(args.model)
+        check_target_model(extractor, args.target)
+        seq2seq = extractor.is_encoder_decoder
         bar.update()
         for tag, prompts in sets.items():
             bar.set_description(f"{tag}: extracting {len(prompts)} prompts")
-            extractions = extractor.extract_batch(prompts)
+            if seq2seq:
+                extractions = [extractor.extract_activations(prompt, args.target) for prompt in prompts]
+            else:
+                extractions = extractor.extract_batch(prompts)
             bar.set_description(f"{tag}: figures")
             written += write_figures(
                 extractions, out, tag, single_mode=len(sets) == 1, progress=lambda m: bar.set_postfix_str(m)
             )
             bar.update()
         bar.set_description("interactive page")
-        extraction = extractor.extract_activations(page_prompt)
-        layer, head = focused_heads(extraction.head_scores())[0][:2]
-        written.append(
-            export_html(AttentionWidget(extraction, layer=layer, head=head), out / "interactive_attention.html")
-        )
+        notes: list[str] = []
+        if seq2seq:
+            written += write_seq2seq_pages(extractor.extract_activations(page_prompt, args.target), out, notes)
+        else:
+            extraction = extractor.extract_activations(page_prompt)
+            layer, head = focused_heads(extraction.head_scores())[0][:2]
+            written.append(
+                export_html(AttentionWidget(extraction, layer=layer, head=head), out / "interactive_attention.html")
+            )
         bar.update()
     print(f"wrote {len(written)} files to {out}/")
     for path in written:
         print(f"  {path}")
+    for note in notes:
+        print(note)
 
 
-def print_summary(prompt: str, model: str | None, top: int) -> None:
-    import numpy as np
-
+def write_seq2seq_pages(run: Any, out: Path, notes: list[str]) -> list[Path]:
+    """interactive_attention_<kind>.html for each kind of attention the page can draw (each opening on its
+    most focused head); a note for a kind it cannot."""
     from .analysis.scores import focused_heads
+    from .engine.seq2seq import KINDS
+    from .output.export import ExportUnavailableError, export_html
+    from .output.figures import KIND_TITLES
+
+    written = []
+    for kind in KINDS:
+        layer, head = focused_heads(run.part(kind).head_scores())[0][:2]
+        try:
+            path = export_html(run, out / f"interactive_attention_{kind}.html", kind=kind, layer=layer, head=head)
+        except ExportUnavailableError as error:
+            notes.append(f"no interactive page of the {KIND_TITLES[kind]}: {str(error).split(': ')[0]}")
+            continue
+        written.append(path)
+    return written
+
+
+def print_summary(prompt: str, model: str | None, top: int, target: str | None = None) -> None:
     from .engine.extractor import AttentionExtractor
 
+    check_target(target)
     started = time.perf_counter()
     print(f"loading {model or 'smollm2-135m'} ...", file=sys.stderr, flush=True)
     extractor = AttentionExtractor(model)
+    check_target_model(extractor, target)
     loaded = time.perf_counter()
-    result = extractor.extract_activations(prompt)
+    result = extractor.extract_activations(prompt, target) if extractor.is_encoder_decoder else None
+    if result is None:
+        result = extractor.extract_activations(prompt)
     extracted = time.perf_counter()
     info = extractor.get_model_info()
 
     print(f"model    {result.model_name}: {info['architecture']}, {info['total_parameters'] / 1e6:.1f}M parameters")
-    kv = f", {result.num_kv_heads} KV heads" if result.num_kv_heads != result.num_heads else ""
-    print(f"shape    {result.num_layers} layers x {result.num_heads} heads{kv}, hidden {info['hidden_size']}")
-    print(f"prompt   {prompt!r}")
-    print(f"tokens   {result.seq_len}: " + " | ".join(result.display_tokens))
-    if result.top_tokens is not None:
-        predictions = ", ".join(f"{text!r} {p:.1%}" for text, p in result.top_predictions(-1)[:top])
-        print(f"next     {predictions}")
-
-    ranked = focused_heads(result.head_scores())
-    print("heads    most focused (lowest entropy, first-token sinks left out):")
-    for layer, head, entropy, first_token in ranked[:top]:
-        if first_token >= 0.5:
-            break
-        target = int(result.attention(layer, head)[-1].argmax())
-        print(
-            f"         L{layer:<2d} H{head:<2d} entropy {entropy:.2f} nats, "
-            f"last token looks at {result.display_tokens[target]!r} (#{target})"
-        )
-    sinks = float(np.mean([first_token for *_, first_token in ranked]))
-    print(f"sinks    on average {sinks:.0%} of attention goes to the first token")
+    if extractor.is_encoder_decoder:
+        print_seq2seq_summary(result, info, top)
+    else:
+        kv = f", {result.num_kv_heads} KV heads" if result.num_kv_heads != result.num_heads else ""
+        print(f"shape    {result.num_layers} layers x {result.num_heads} heads{kv}, hidden {info['hidden_size']}")
+        print(f"prompt   {prompt!r}")
+        print(f"tokens   {result.seq_len}: " + " | ".join(result.display_tokens))
+        if result.top_tokens is not None:
+            predictions = ", ".join(f"{text!r} {p:.1%}" for text, p in result.top_predictions(-1)[:top])
+            print(f"next     {predictions}")
+        print("heads    most focused (lowest entropy, first-token sinks left out):")
+        print_focused_heads(result, result.display_tokens, top, "last token looks at")
     print(
         f"time     load {loaded - started:.1f} s, extraction {extracted - loaded:.2f} s",
         file=sys.stderr,
     )
+
+
+def print_focused_heads(extraction: Any, key_tokens: Sequence[str], top: int, looks: str) -> None:
+    """The `top` most focused heads of one kind of attention (sinks left out), where the last row looks,
+    and the mean attention to the first key."""
+    import numpy as np
+
+    from .analysis.scores import focused_heads
+
+    ranked = focused_heads(extraction.head_scores())
+    for layer, head, entropy, first_token in ranked[:top]:
+        if first_token >= 0.5:
+            break
+        target = int(extraction.attention(layer, head)[-1].argmax())
+        print(
+            f"         L{layer:<2d} H{head:<2d} entropy {entropy:.2f} nats, {looks} {key_tokens[target]!r} (#{target})"
+        )
+    sinks = float(np.mean([first_token for *_, first_token in ranked]))
+    print(f"sinks    on average {sinks:.0%} of attention goes to the first token")
+
+
+def print_seq2seq_summary(run: Any, info: dict[str, Any], top: int) -> None:
+    """An encoder-decoder run: both stacks' shapes, source and decoder tokens, each kind's focused heads."""
+    encoder, decoder, cross = run.encoder, run.decoder, run.cross
+    print(
+        f"shape    encoder {encoder.num_layers} layers x {encoder.num_heads} heads, decoder {decoder.num_layers} "
+        f"layers x {decoder.num_heads} heads, hidden {info['hidden_size']}"
+    )
+    print(f"source   {run.source!r}")
+    print(f"target   {run.target!r}" + ("" if run.target_given else " (the model's own greedy output)"))
+    print(f"tokens   source {encoder.seq_len}: " + " | ".join(encoder.display_tokens))
+    print(f"         decoder {decoder.seq_len}: " + " | ".join(decoder.display_tokens))
+    for kind, part, keys, looks in (
+        ("encoder", encoder, encoder.display_tokens, "last source token looks at"),
+        ("decoder", decoder, decoder.display_tokens, "last decoder token looks at"),
+        ("cross", cross, cross.key_display_tokens, "last decoder token looks at source"),
+    ):
+        print(f"{kind:<9}most focused heads (lowest entropy, first-token sinks left out):")
+        print_focused_heads(part, keys, top, looks)
 
 
 # ---- attnwidget generate -------------------------------------------------------------------------------
