@@ -12,7 +12,9 @@ of the other are the same query position):
 ``tv``
     Total variation between the rows, averaged over query rows: ``½ Σ_j |p_j − q_j|``.
 
-Score distance (any lengths: it compares what each head does, not where):
+Score distance (any lengths: it compares what each head does, not where; the only one for the cross-attention
+of encoder-decoder runs, whose scores over the source are peak, normalized entropy and first-token attention,
+the previous-token score being undefined there):
 
 ``stats``
     The mean over the length-free scores of `attnwidget.analysis.scores` (`STAT_NAMES`: peak weight,
@@ -109,7 +111,10 @@ class DifferenceAccumulator:
         first = sources[0]
         self.count = len(sources)
         self.pairs = list(combinations(range(self.count), 2))
-        self.metrics = METRICS if len({s.seq_len for s in sources}) == 1 else ("stats",)
+        # Map distances compare row i of one map with row i of the other, over the same keys: prompts of one
+        # length, and not cross-attention (an encoder-decoder run's, whose keys are each run's own source).
+        cross = any(getattr(s, "stack", None) == "cross" for s in sources)
+        self.metrics = METRICS if len({s.seq_len for s in sources}) == 1 and not cross else ("stats",)
         shape = (first.num_layers, first.num_heads)
         self._sums = {metric: np.zeros(shape) for metric in self.metrics}
         self._statistics = np.zeros((self.count, len(STAT_NAMES), *shape))

@@ -8,6 +8,14 @@ heads grid and a sorted list show which heads change most between the prompts; t
 in `attnwidget.analysis.differences`. "Patch A → B" (`patching`, `patch_pair`) shows how much of prompt B's
 next-token prediction moves toward prompt A's when the selected head's output in B's run is taken from A's
 run (`attnwidget.widgets.patching`). Arrays travel as bytes in the format of `attnwidget.widgets.encode`.
+
+Encoder-decoder runs (T5, BART, Marian: `attnwidget.engine.seq2seq.EncoderDecoderExtraction`, one per phrasing
+of a source) are compared one kind of attention at a time (``kind``): ``"encoder"`` (the default: the
+sources' self-attention), ``"decoder"`` (the decoder's own tokens) or ``"cross"`` (the decoder's attention
+over each source). Cross-attention maps are ``[decoder tokens, source tokens]`` and the sources' lengths
+differ, so heads are compared by the length-free scores that mean something over another text's tokens
+(peak weight, normalized entropy, first-token attention: the ``stats`` metric); their thumbnails and maps
+travel as rectangles (``_info``: ``key_lens``, ``thumbnail_rows``, ``thumbnail_cols``, ``key_tokens``).
 """
 
 from __future__ import annotations
@@ -20,9 +28,11 @@ import numpy as np
 import traitlets
 
 from ..analysis import differences as _differences
-from ..analysis.scores import SCORES, ScoreAccumulator
+from ..analysis.pooling import max_pool_2d
+from ..analysis.scores import SCORE_NAMES, SCORES, LayerScorer, ScoreAccumulator, ScoreTable
 from ..engine.extraction import Extraction
 from ..engine.extractor import shared_extractor
+from ..engine.seq2seq import CROSS_SCORE_NAMES, CrossExtraction, EncoderDecoderExtraction, check_kind
 from . import encode
 from . import patching as _patching
 from .attention import COLOR_SCALES
@@ -44,12 +54,30 @@ def map_side(seq_len: int, causal: bool, prompts: int) -> int:
     return max(1, min(seq_len, encode.MAP_MAX_SIZE, math.isqrt(per_prompt // (1 if causal else 2))))
 
 
+def cross_map_shape(seq_len: int, key_len: int, prompts: int) -> tuple[int, int]:
+    """Rows and columns of a cross-attention map in the views so that all prompts' maps fit `MAPS_BUDGET`."""
+    side = map_side(max(seq_len, key_len), False, prompts)
+    return min(seq_len, side), min(key_len, side)
+
+
+def encode_cross_map(weights: np.ndarray, rows: int, cols: int) -> encode.Encoded:
+    """One head's cross-attention map [seq_len, key_len] → float16 ``rows × cols`` row-major (each axis
+    max-pooled when longer), in the layout `attnwidget.widgets.encode` gives a rectangular map."""
+    seq_len, key_len = (int(n) for n in weights.shape)
+    info = {"dtype": "float16", "size": rows, "rows": rows, "cols": cols, "seq_len": seq_len, "key_len": key_len}
+    pooled = rows < seq_len or cols < key_len
+    data = encode.encode_float16(max_pool_2d(weights, rows, cols))
+    return {"info": {**info, "layout": "full", "pooled": pooled}, "data": data}
+
+
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _metric_why(widget: CompareWidget, value: str) -> str:
     if value in _differences.METRICS and value not in widget._diffs.metrics:
+        if widget.kind == "cross":
+            return " (cross-attention is compared by the length-free scores: each run reads its own source)"
         return " (the map metrics need prompts with the same number of tokens)"
     return ""
 
@@ -60,7 +88,10 @@ class CompareWidget(WidgetBase):
     Parameters
     ----------
     extractions : two or more `Extraction` objects from models with the same layer and head counts
-        (e.g. ``AttentionExtractor().extract_batch([...])``).
+        (e.g. ``AttentionExtractor().extract_batch([...])``), or two or more `EncoderDecoderExtraction` runs
+        of an encoder-decoder model (one per phrasing of a source).
+    kind : for encoder-decoder runs, which attention is compared: ``"encoder"`` (default), ``"decoder"`` or
+        ``"cross"`` (compared by the length-free scores, `metric` ``"stats"``). Not for other extractions.
     layer, head : the head every panel shows.
     token : the pinned token index (-1 for none), shared by every panel.
     color_scale : colour scale of the panels' maps, as in `AttentionWidget`.
@@ -148,8 +179,9 @@ class CompareWidget(WidgetBase):
         patch_pair: Sequence[int] | None = None,
         patching: bool = False,
         labels: Sequence[str] | None = None,
+        kind: str | None = None,
     ) -> None:
-        self._extractions = _validated(extractions)
+        self._extractions, self._kind = _validated(extractions, kind)
         self._patches: Recent[dict[str, Any]] = Recent(PATCH_CACHE_SIZE)  # per (a, b, layer, head)
         # Each prompt's next-token log-probabilities after its last token, the same for every patch.
         self._last_logprobs: dict[int, np.ndarray] = {}
@@ -180,24 +212,33 @@ class CompareWidget(WidgetBase):
     # ---- state built once ---------------------------------------------------------------------------
     def _one_pass(self) -> tuple[_differences.HeadDifferences, list[np.ndarray]]:
         """One pass over every layer of every prompt: the head differences (from each prompt's scores, which
-        its extraction keeps too) and uint8 thumbnails [L, H, T, T] per prompt, which share
-        `encode.THUMBNAIL_BUDGET` bytes."""
+        its extraction keeps too) and uint8 thumbnails [L, H, rows, cols] per prompt (square but for
+        cross-attention), which share `encode.THUMBNAIL_BUDGET` bytes."""
         exs = self._extractions
         count = len(exs)
         layers, heads = exs[0].num_layers, exs[0].num_heads
-        sides = [encode.thumbnail_size(layers * heads, ex.seq_len, encode.THUMBNAIL_BUDGET // count) for ex in exs]
-        thumbnails = [np.zeros((layers, heads, s, s), dtype=np.uint8) for s in sides]
+        shapes = []
+        for ex in exs:
+            keys = _key_len(ex)
+            side = encode.thumbnail_size(layers * heads, max(ex.seq_len, keys), encode.THUMBNAIL_BUDGET // count)
+            shapes.append((min(side, ex.seq_len), min(side, keys)))
+        thumbnails = [np.zeros((layers, heads, rows, cols), dtype=np.uint8) for rows, cols in shapes]
         accumulator = _differences.DifferenceAccumulator(exs)
-        scorers = [ScoreAccumulator(layers, heads, ex.input_ids, ex.is_causal) for ex in exs]
+        cross = self._kind == "cross"
+        names = CROSS_SCORE_NAMES if cross else SCORE_NAMES
+        scorers = [ScoreAccumulator(layers, heads, ex.input_ids, ex.is_causal, names=names) for ex in exs]
         for per_prompt in zip(*(ex.iter_attention() for ex in exs)):
             layer = per_prompt[0][0]
             maps = [m for _, m in per_prompt]
-            tables = [scorer.add(layer, m) for scorer, m in zip(scorers, maps)]
+            if cross:  # scores over the source's keys (`CrossExtraction`): the others mean nothing here
+                tables = [scorer.put(layer, _cross_scores(ex, m)) for scorer, ex, m in zip(scorers, exs, maps)]
+            else:
+                tables = [scorer.add(layer, m) for scorer, m in zip(scorers, maps)]
             for index, layer_maps in enumerate(maps):
-                thumbnails[index][layer] = encode.thumbnails(layer_maps, sides[index])
-            accumulator.add(layer, maps, tables)
+                thumbnails[index][layer] = encode.compand_uint8(max_pool_2d(layer_maps, *shapes[index]))
+            accumulator.add(layer, maps, [_with_every_score(table, heads) for table in tables])
         for ex, scorer in zip(exs, scorers):
-            ex.remember_head_scores(scorer.result())
+            ex.remember_head_scores(_with_every_score(scorer.result(), (layers, heads)))
         return accumulator.result(), thumbnails
 
     def _static_state(self, thumbnails: list[np.ndarray]) -> dict[str, Any]:
@@ -213,7 +254,13 @@ class CompareWidget(WidgetBase):
             "prompts": [ex.prompt for ex in exs],
             "labels": self._labels,
             "seq_lens": [ex.seq_len for ex in exs],
-            "thumbnail_sizes": [int(t.shape[-1]) for t in thumbnails],
+            "thumbnail_sizes": [int(max(t.shape[-2:])) for t in thumbnails],
+            # The compared kind of attention of encoder-decoder runs ("" for other models); a cross map's keys
+            # are its source's tokens: key_lens, key_tokens, and rectangular thumbnails and maps.
+            "kind": self._kind or "",
+            "key_lens": [_key_len(ex) for ex in exs],
+            "thumbnail_rows": [int(t.shape[-2]) for t in thumbnails],
+            "thumbnail_cols": [int(t.shape[-1]) for t in thumbnails],
             "metrics": list(diffs.metrics),
             "metric_labels": [_differences.METRIC_LABELS[m] for m in diffs.metrics],
             "stats": [
@@ -222,6 +269,8 @@ class CompareWidget(WidgetBase):
             ],
             "ranking_size": RANKING_SIZE,
         }
+        if self._kind == "cross":
+            info["key_tokens"] = [list(ex.key_display_tokens) for ex in exs if isinstance(ex, CrossExtraction)]
         return {
             "_info": info,
             "_tokens": [list(ex.display_tokens) for ex in exs],
@@ -286,6 +335,10 @@ class CompareWidget(WidgetBase):
         count = len(self._extractions)
         maps: list[dict[str, Any]] = []
         for ex in self._extractions:
+            if isinstance(ex, CrossExtraction):
+                encoded = encode_cross_map(ex.attention(layer, head), *cross_map_shape(ex.seq_len, ex.key_len, count))
+                maps.append({"info": {"layer": layer, "head": head, **encoded["info"]}, "data": encoded["data"]})
+                continue
             side = map_side(ex.seq_len, ex.is_causal, count)
             encoded = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal, side)
             info: dict[str, Any] = {"layer": layer, "head": head, **encoded["info"]}
@@ -339,7 +392,14 @@ class CompareWidget(WidgetBase):
     # ---- read-outs ------------------------------------------------------------------------------------
     @property
     def extractions(self) -> list[Extraction]:
+        """The compared extractions (for encoder-decoder runs, each run's part `kind`)."""
         return list(self._extractions)
+
+    @property
+    def kind(self) -> str | None:
+        """The compared kind of attention of encoder-decoder runs ("encoder", "decoder", "cross"); None for
+        other models."""
+        return self._kind
 
     @property
     def differences(self) -> _differences.HeadDifferences:
@@ -377,16 +437,34 @@ class CompareWidget(WidgetBase):
         return {"pair": [a, b], **effect}
 
 
-def _validated(extractions: Any) -> list[Extraction]:
-    if isinstance(extractions, Extraction) or not isinstance(extractions, Sequence) or isinstance(extractions, str):
+def _validated(extractions: Any, kind: str | None = None) -> tuple[list[Extraction], str | None]:
+    """The extractions compared (for encoder-decoder runs, their part `kind`, default "encoder") and the kind."""
+    if (
+        isinstance(extractions, (Extraction, EncoderDecoderExtraction))
+        or not isinstance(extractions, Sequence)
+        or isinstance(extractions, str)
+    ):
         raise TypeError(
             f"CompareWidget needs a list of Extractions (from AttentionExtractor().extract_batch), "
             f"got {type(extractions).__name__}"
         )
-    items = list(extractions)
-    for index, item in enumerate(items):
-        if not isinstance(item, Extraction):
+    given = list(extractions)
+    for index, item in enumerate(given):
+        if not isinstance(item, (Extraction, EncoderDecoderExtraction)):
             raise TypeError(f"CompareWidget needs Extractions, item {index} is a {type(item).__name__}")
+    runs = [item for item in given if isinstance(item, EncoderDecoderExtraction)]
+    items = [item for item in given if isinstance(item, Extraction)]
+    if runs:
+        if items:
+            index = next(i for i, item in enumerate(given) if isinstance(item, Extraction))
+            raise TypeError(f"CompareWidget needs encoder-decoder runs only or none: item {index} is an Extraction")
+        kind = "encoder" if kind is None else check_kind(kind)
+        items = [run.part(kind) for run in runs]
+    elif kind is not None:
+        name = items[0].model_name if items else "this model"
+        raise ValueError(
+            f"kind={kind!r} is for encoder-decoder runs (T5, BART, Marian, ...); {name} has one kind of attention"
+        )
     if len(items) < 2:
         raise ValueError(f"CompareWidget needs at least 2 extractions to compare, got {len(items)}")
     first = items[0]
@@ -398,7 +476,23 @@ def _validated(extractions: Any) -> list[Extraction]:
     for index, ex in enumerate(items[1:], start=1):
         if (ex.num_layers, ex.num_heads, ex.is_causal) != (first.num_layers, first.num_heads, first.is_causal):
             raise ValueError(f"extractions must come from models of one shape: {shape(0, first)} vs {shape(index, ex)}")
-    return items
+    return items, kind
+
+
+def _key_len(ex: Extraction) -> int:
+    return ex.key_len if isinstance(ex, CrossExtraction) else ex.seq_len
+
+
+def _cross_scores(ex: Extraction, maps: np.ndarray) -> ScoreTable:
+    """One layer's cross-attention scores (`CROSS_SCORE_NAMES`, over the source's tokens)."""
+    scorer = LayerScorer(ex.num_heads, ex.input_ids, causal=False, names=CROSS_SCORE_NAMES, keys=_key_len(ex))
+    scorer.add_rows(0, maps)
+    return scorer.result()
+
+
+def _with_every_score(table: ScoreTable, shape: Any) -> ScoreTable:
+    """`table` with every score of `SCORE_NAMES`, NaN (undefined) for those it lacks."""
+    return ScoreTable((name, table[name] if name in table else np.full(shape, np.nan)) for name in SCORE_NAMES)
 
 
 def _validated_labels(labels: Sequence[str] | None, count: int) -> list[str]:
@@ -409,11 +503,15 @@ def _validated_labels(labels: Sequence[str] | None, count: int) -> list[str]:
     return [_clip(x, 40) for x in labels]
 
 
-def compare(prompts: Sequence[str], model: Any = None, **widget_options: Any) -> CompareWidget:
+def compare(
+    prompts: Sequence[str], model: Any = None, *, target: str | None = None, **widget_options: Any
+) -> CompareWidget:
     """Extract `prompts` with `model` (the bundled SmolLM2 by default) and return a `CompareWidget`.
 
     `model` is a model spec (alias, folder, .gguf file, cached hub id) or an `AttentionExtractor`;
-    extractors built from specs are shared with `attnwidget.show`. Keyword options go to `CompareWidget`.
+    extractors built from specs are shared with `attnwidget.show`. Keyword options go to `CompareWidget`
+    (``kind=`` for an encoder-decoder model, whose `prompts` are sources: the decoder reads `target` after
+    each, or writes its own greedy output when `target` is None).
 
     Examples
     --------
@@ -426,4 +524,7 @@ def compare(prompts: Sequence[str], model: Any = None, **widget_options: Any) ->
     for index, prompt in enumerate(prompts):
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"prompt {index} must be a non-empty string, got {prompt!r}")
-    return CompareWidget(shared_extractor(model).extract_batch(list(prompts)), **widget_options)
+    extractor = shared_extractor(model)
+    if target is None:
+        return CompareWidget(extractor.extract_batch(list(prompts)), **widget_options)
+    return CompareWidget([extractor.extract_activations(prompt, target) for prompt in prompts], **widget_options)
