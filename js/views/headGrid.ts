@@ -28,7 +28,9 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
 
   const root = el("section", "aw-panel aw-grid-panel");
   const header = el("div", "aw-panel-header");
-  header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", "hover: preview · click: select · shift-click: ablate"));
+  // An encoder-decoder run has no Ablate tab: no shift-click.
+  const hint = info.kinds?.length ? "hover: preview · click: select" : "hover: preview · click: select · shift-click: ablate";
+  header.append(el("h3", "aw-title", "Heads"), el("span", "aw-hint", hint));
   const grid = createLayerHeadGrid(layers, heads, "head-grid");
   // As wide as the grid, its note wrapping below the bar: the panel keeps the grid's width.
   const legendWidth = Math.max(160, heads * grid.cell + 24);
@@ -174,7 +176,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       const v = found?.values[index];
       if (found && v !== undefined) lines.push(`${found.title}: ${Number.isNaN(v) ? "undefined" : formatWeight(v)}`);
     }
-    if (hasKernel(model, grid.frame)) {
+    if (hasKernel(model, grid.frame) && !info.kinds?.length) {
       lines.push(hasHead(model.get("ablated"), hit.layer, hit.head) ? "ablated · shift-click: restore" : "shift-click: ablate");
     } else if (hasHead(model.get("ablated"), hit.layer, hit.head)) {
       lines.push("ablated");
@@ -186,7 +188,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
     const hit = grid.headAt(event);
     if (!hit) return;
     // Shift-click adds the head to the Ablate tab's set, or takes it out (Python recomputes the predictions).
-    if (event.shiftKey && hasKernel(model, grid.frame)) {
+    if (event.shiftKey && hasKernel(model, grid.frame) && !info.kinds?.length) {
       selection.setTrait("ablated", toggleHead(model.get("ablated"), hit.layer, hit.head));
     } else {
       selection.selectHead(hit.layer, hit.head, "head-grid");

@@ -38,7 +38,8 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
   scaleLabel.append(scaleSelect);
   // What the map shows (`weighting`): only where the model has the trait (not in compare panels or pages
   // saved before it).
-  const hasWeighting = typeof model.get("weighting") === "string";
+  // An encoder-decoder run's parts have no value-weighted maps (their heads write through two stacks).
+  const hasWeighting = typeof model.get("weighting") === "string" && !info.kinds?.length;
   const weightingSelect = el("select", "aw-select", undefined, {
     "aria-label": "what the map shows", "data-testid": "heatmap-weighting",
     title: "attention: the weights αᵢⱼ; value-weighted: αᵢⱼ·‖W_O vⱼ‖, the weight times the size of what key j's value writes through this head",

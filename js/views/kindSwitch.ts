@@ -4,6 +4,7 @@
 import { kindForKey } from "../cross";
 import * as data from "../data";
 import { el } from "../dom";
+import { hasKernel } from "../kernel";
 import type { ViewContext } from "./view";
 
 /** The switch, or null for a model with one kind of attention. */
@@ -32,6 +33,11 @@ export function createKindSwitch({ model, lifetime }: Pick<ViewContext, "model" 
   };
   const choose = (kind: string) => {
     if (kind === model.get("kind")) return;
+    // Another kind's arrays come from Python: a page without a kernel keeps the kind it was saved with.
+    if (!hasKernel(model, root)) {
+      root.title = "switching the kind needs a running kernel (this page shows the kind it was saved with)";
+      return;
+    }
     model.set("kind", kind);
     model.save_changes();
     show();
