@@ -544,10 +544,13 @@ class LayerSource:
     """
 
     _KEEP = 4
+    # Which attention call of each block this source reads (see `LayerReplayer`); 0 unless replayed for cross.
+    call_in_block = 0
 
     def __init__(self, replayer: LayerReplayer) -> None:
         self.replayer = replayer
         self.recording = replayer.recording
+        self.call_in_block = replayer.call_in_block
 
     @property
     def num_layers(self) -> int:
@@ -559,7 +562,7 @@ class LayerSource:
 
     def _key(self, name: str) -> str:
         # A decoder's self- and cross-attention inputs come from one recorded pass: kept under two names.
-        return "cross_attention" if name == "attention" and self.replayer.call_in_block else name
+        return "cross_attention" if name == "attention" and self.call_in_block else name
 
     def _cache(self, name: str) -> OrderedDict[int, Any]:
         name = self._key(name)
@@ -570,7 +573,7 @@ class LayerSource:
 
     def _stored(self) -> list[Any] | None:
         recorded = self.recording.get()
-        return recorded.stored_cross_attention if self.replayer.call_in_block else recorded.stored_attention
+        return recorded.stored_cross_attention if self.call_in_block else recorded.stored_attention
 
     def _store(self, name: str, cache: OrderedDict[int, Any]) -> None:
         self.recording.keep(self._key(name), cache)

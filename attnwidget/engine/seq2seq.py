@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -38,9 +38,6 @@ from .errors import AttentionUnavailableError
 from .extraction import NEURON_KINDS, Extraction, check_index
 from .recording import RecordedPass, Recording
 from .tokens import display_tokens
-
-if TYPE_CHECKING:
-    from .extractor import AttentionExtractor
 
 KINDS = ("encoder", "decoder", "cross")
 #: How many tokens the model writes when no target is given (its greedy output, up to its end token).
@@ -57,6 +54,18 @@ def check_kind(kind: Any) -> str:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
     return str(kind)
+
+
+class Runner(Protocol):
+    """What `run` needs of an `AttentionExtractor` (named here, not imported: the extractor imports this module)."""
+
+    model: Any
+    tokenizer: Any
+    model_name: str
+
+    def _tokenize(self, prompt: Any) -> Any: ...
+    def _describe(self) -> str: ...
+    def get_model_info(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -257,9 +266,7 @@ class EncoderDecoderExtraction:
 
 
 # ---- running the model ------------------------------------------------------------------------------
-def run(
-    extractor: AttentionExtractor, source: str, target: str | None, max_output_tokens: int
-) -> EncoderDecoderExtraction:
+def run(extractor: Runner, source: str, target: str | None, max_output_tokens: int) -> EncoderDecoderExtraction:
     """Record `source` (and the decoder's text) through `extractor`'s encoder-decoder model."""
     model, tokenizer = extractor.model, extractor.tokenizer
     if not isinstance(source, str):
