@@ -18,6 +18,7 @@ TUTORIALS = [
     "04_what_heads_write.ipynb",
     "05_interventions.ipynb",
     "06_generation.ipynb",
+    "07_encoder_decoder.ipynb",
 ]
 
 
