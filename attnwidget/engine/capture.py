@@ -560,6 +560,13 @@ class LayerSource:
     def has_mlp(self) -> bool:
         return all(p is not None for p in self.replayer.projections)
 
+    def mlp_width(self, layer: int) -> int | None:
+        """How many MLP neurons `layer` has (its output projection's input width), read from the module
+        without running it; None where the MLP could not be located."""
+        projection = self.replayer.projections[layer]
+        features = _in_out_features(projection) if projection is not None else None
+        return None if features is None else features[0]
+
     def _key(self, name: str) -> str:
         # A decoder's self- and cross-attention inputs come from one recorded pass: kept under two names.
         return "cross_attention" if name == "attention" and self.call_in_block else name

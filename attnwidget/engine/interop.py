@@ -152,6 +152,9 @@ class StoredLayers(LayerSource):
     def mlp(self, layer: int) -> torch.Tensor | None:
         return None if self._mlp is None else self._mlp[layer]
 
+    def mlp_width(self, layer: int) -> int | None:
+        return None if self._mlp is None else int(self._mlp[layer].shape[-1])
+
 
 def extraction_from_cache(cache: Any, tokens: Any, batch: int = 0, model_name: str | None = None) -> Extraction:
     """An `Extraction` of one prompt from a TransformerLens `ActivationCache` (or a mapping with its hook names:

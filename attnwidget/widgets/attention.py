@@ -670,8 +670,10 @@ class AttentionWidget(WidgetBase):
         if not hasattr(self, "_widths"):
             ex = self._extraction
             self._widths = {"residual": int(ex.residual_stream.shape[-1])}
-            with contextlib.suppress(ValueError):  # raised when the model's MLP could not be located
-                self._widths["mlp"] = int(ex.neuron_activations(0, "mlp").shape[-1])
+            # Read from the module, not by running block 0 again (a whole block at 4096 tokens).
+            width = ex.layers.mlp_width(0) if ex.layers.has_mlp else None
+            if width is not None:
+                self._widths["mlp"] = width
         return self._widths
 
     # ---- what the views show for a selection (pure: nothing is recorded) -----------------------------------
