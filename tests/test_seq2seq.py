@@ -230,3 +230,21 @@ def test_a_model_without_its_head_needs_a_target(bert_tokenizer: Any) -> None:
     assert extractor.extract_activations(SOURCE, target=TARGET).cross.key_len == len(
         bert_tokenizer(SOURCE)["input_ids"]
     )
+
+
+def test_a_model_without_sdpa_keeps_its_eager_maps(bert_tokenizer: Any) -> None:
+    """The route for models outside sdpa: the maps transformers returns, kept per kind."""
+    model = tiny_model("bart")
+    model.set_attn_implementation("eager")  # as an architecture without sdpa is loaded
+    model._supports_sdpa = False
+    extractor = AttentionExtractor(model_name="tiny-bart-eager", model=model, tokenizer=bert_tokenizer)
+    result = extractor.extract_activations(SOURCE, target=TARGET)
+    assert result.decoder.layers.recording.get().stored_cross_attention is not None
+    model._supports_sdpa = True
+    expected = eager_outputs(model, result)
+    for kind, maps in (("encoder", expected.encoder_attentions), ("cross", expected.cross_attentions)):
+        np.testing.assert_allclose(result.attention(len(maps) - 1, kind=kind), maps[-1][0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        result.attention(0, 1, kind="decoder"), expected.decoder_attentions[0][0, 1].numpy(), atol=1e-6
+    )
+    np.testing.assert_allclose(result.cross.neuron_activations(0, "mlp"), result.decoder.neuron_activations(0, "mlp"))
