@@ -53,7 +53,7 @@ function renderViews(model: Model, host: HTMLElement): () => void {
     // An encoder-decoder run: both texts' strips, the kind switch, and a rectangular heatmap for cross.
     const seq2seq = (i.kinds ?? []).length > 0;
     const header = seq2seq
-      ? widgetHeader(i.model_name, `${i.source_tokens?.length ?? 0} source → ${i.decoder_tokens?.length ?? 0} decoder tokens · ${i.kind} attention · ${modelShape(i)} · ${kind}`)
+      ? widgetHeader(i.model_name, `${i.source_tokens?.length ?? 0} source → ${i.decoder_tokens?.length ?? 0} decoder tokens · ${i.kind} attention · ${modelShape(i)}${data.isCross(i) ? "" : ` · ${kind}`}`)
       : widgetHeader(i.model_name, `${i.seq_len} tokens · ${modelShape(i)} · ${kind}`);
     root.classList.toggle("aw-seq2seq", seq2seq);
     const tokens = wanted.has("token-strip") ? (seq2seq ? createTokenStrips(context) : createTokenStrip(context)) : null;
