@@ -173,9 +173,16 @@ class AttentionRecorder:
     """Collects `LayerAttentionInputs` per layer during one forward pass."""
 
     def __init__(
-        self, first_index: int = 0, keep: bool = True, stop_after_record: bool = False, call_in_block: int = 0
+        self,
+        first_index: int = 0,
+        keep: bool = True,
+        stop_after_record: bool = False,
+        call_in_block: int = 0,
+        replay: bool = False,
     ) -> None:
         self.layers: dict[int, LayerAttentionInputs] = {}
+        # True: one block runs again (`LayerReplayer`); only its attention call `call_in_block` is kept.
+        self.replay = replay
         self.keep = keep  # False: only count the calls
         # True: end the forward pass once a layer's query/key are kept (a replay that needs nothing else).
         self.stop_after_record = stop_after_record
@@ -213,6 +220,12 @@ class AttentionRecorder:
         if self._skipped < self.call_in_block:
             self._skipped += 1
             return
+        if self._skipped > self.call_in_block:
+            # A replay keeps its block's call `call_in_block` only: a decoder block's cross-attention call,
+            # after its self-attention, must not replace it (both modules carry the block's layer_idx).
+            return
+        if self.replay:
+            self._skipped += 1
         # Mirror transformers' sdpa_attention_forward: it uses the kernel's causal flag only when no mask
         # is given and there is more than one query.
         module_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
@@ -508,7 +521,7 @@ class LayerReplayer:
         recorded = self.recording.get()
         args, kwargs = recorded.block_calls[layer]
         recorder = AttentionRecorder(
-            first_index=layer, stop_after_record=not want_mlp, call_in_block=self.call_in_block
+            first_index=layer, stop_after_record=not want_mlp, call_in_block=self.call_in_block, replay=True
         )
         captured: dict[str, torch.Tensor] = {}
         handles = []
