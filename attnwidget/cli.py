@@ -68,8 +68,7 @@ figure is written for each kind of attention, named by it: encoder (source x sou
 causal) and cross (decoder tokens x source tokens):
   attention_<mode>_<n>_<kind>.png, all_heads_<mode>_<n>_<kind>.png, layer_stats_<kind>.png
   neuron_comparison_encoder.png, neuron_comparison_decoder.png   (cross-attention reads the decoder's neurons)
-  interactive_attention_encoder.html, interactive_attention_decoder.html
-  (no page of the cross-attention yet: the page draws square maps only)
+  interactive_attention_encoder.html, ..._decoder.html, ..._cross.html   (a page keeps its kind: no kernel)
 """
 
 
@@ -242,9 +241,8 @@ def run_compare(args: argparse.Namespace) -> None:
             )
             bar.update()
         bar.set_description("interactive page")
-        notes: list[str] = []
         if seq2seq:
-            written += write_seq2seq_pages(extractor.extract_activations(page_prompt, args.target), out, notes)
+            written += write_seq2seq_pages(extractor.extract_activations(page_prompt, args.target), out)
         else:
             extraction = extractor.extract_activations(page_prompt)
             layer, head = focused_heads(extraction.head_scores())[0][:2]
@@ -255,27 +253,19 @@ def run_compare(args: argparse.Namespace) -> None:
     print(f"wrote {len(written)} files to {out}/")
     for path in written:
         print(f"  {path}")
-    for note in notes:
-        print(note)
 
 
-def write_seq2seq_pages(run: Any, out: Path, notes: list[str]) -> list[Path]:
-    """interactive_attention_<kind>.html for each kind of attention the page can draw (each opening on its
-    most focused head); a note for a kind it cannot."""
+def write_seq2seq_pages(run: Any, out: Path) -> list[Path]:
+    """interactive_attention_<kind>.html for each kind of attention, each opening on its most focused head
+    (a page has no kernel to switch kinds)."""
     from .analysis.scores import focused_heads
     from .engine.seq2seq import KINDS
-    from .output.export import ExportUnavailableError, export_html
-    from .output.figures import KIND_TITLES
+    from .output.export import export_html
 
     written = []
     for kind in KINDS:
         layer, head = focused_heads(run.part(kind).head_scores())[0][:2]
-        try:
-            path = export_html(run, out / f"interactive_attention_{kind}.html", kind=kind, layer=layer, head=head)
-        except ExportUnavailableError as error:
-            notes.append(f"no interactive page of the {KIND_TITLES[kind]}: {str(error).split(': ')[0]}")
-            continue
-        written.append(path)
+        written.append(export_html(run, out / f"interactive_attention_{kind}.html", kind=kind, layer=layer, head=head))
     return written
 
 

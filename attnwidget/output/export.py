@@ -8,8 +8,9 @@ are included for all heads when they fit the budget, otherwise for the most focu
 one; the page says which.
 
 An encoder-decoder run (`attnwidget.engine.seq2seq.EncoderDecoderExtraction`) is written one kind of attention
-at a time (``kind=``): its encoder's or decoder's self-attention as a page like a prompt's. Its cross-attention
-(rectangular maps: decoder tokens × source tokens) is refused until `AttentionWidget` draws such maps.
+at a time (``kind=``, default "cross", as `AttentionWidget` shows it): a page has no kernel to send another
+kind's arrays, so its kind switch keeps the kind it was saved with. Cross-attention maps are rectangles
+(decoder tokens × source tokens).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 
 from ..analysis.scores import focused_heads
 from ..engine.extraction import Extraction
-from ..engine.seq2seq import CrossExtraction, EncoderDecoderExtraction, check_kind
-from ..widgets.attention import AttentionWidget
+from ..engine.seq2seq import EncoderDecoderExtraction, check_kind
+from ..widgets.attention import KIND_TITLES, AttentionWidget
 from ..widgets.base import bundle_text
 
 # Raw bytes of full-resolution maps a page may carry (base64 adds a third): ~16 heads at 1024 tokens,
@@ -76,36 +77,26 @@ def choose_full_heads(widget: AttentionWidget, budget: int) -> tuple[list[tuple[
     )
 
 
-class ExportUnavailableError(ValueError):
-    """What was asked cannot be written as a page (yet): cross-attention's rectangular maps."""
-
-
 def _page_widget(source: Any, kind: str | None, layer: int | None, head: int | None) -> AttentionWidget:
-    """The widget a page shows: `source` itself, or a widget built on an Extraction (for an
+    """The widget a page shows: `source` itself, or a widget built on an extraction (for an
     `EncoderDecoderExtraction`, its part `kind`, default "cross") showing (`layer`, `head`) if given."""
     if isinstance(source, AttentionWidget):
         if kind is not None or layer is not None or head is not None:
             raise ValueError("kind=, layer= and head= are for an extraction; a widget is written as it is")
         return source
     if isinstance(source, EncoderDecoderExtraction):
-        source = source.part("cross" if kind is None else kind)
+        shown = source.part("cross" if kind is None else kind)
     elif isinstance(source, Extraction):
         if kind is not None and check_kind(kind) != source.stack:
             what = f"its {source.stack} part" if source.stack else "one kind of attention"
             raise ValueError(f"kind={kind!r} chooses the part of an encoder-decoder run; this extraction is {what}")
+        shown, kind = source, None
     else:
         raise TypeError(f"export_html needs an AttentionWidget or an Extraction, got {type(source).__name__}")
-    if isinstance(source, CrossExtraction):
-        raise ExportUnavailableError(
-            "export_html cannot write cross-attention yet (its maps are decoder tokens × source tokens and the "
-            "page draws square maps): pass kind='encoder' or kind='decoder'"
-        )
-    if layer is None and head is None:
-        return AttentionWidget(source)
-    layers, heads = source.num_layers, source.num_heads
+    layers, heads = shown.num_layers, shown.num_heads
     layer = 0 if layer is None else layer % layers if -layers <= layer < layers else layer
     head = 0 if head is None else head % heads if -heads <= head < heads else head
-    return AttentionWidget(source, layer=layer, head=head)
+    return AttentionWidget(source, kind=kind, layer=layer, head=head)
 
 
 def export_html(
@@ -120,10 +111,9 @@ def export_html(
 ) -> Path:
     """Write `source` (a widget, with its current selection, or an Extraction) as one standalone HTML file.
 
-    An `EncoderDecoderExtraction` is written one kind of attention at a time: `kind` "encoder" or "decoder"
-    (cross-attention raises `ExportUnavailableError`, a ValueError, for now). `layer` and `head` choose the
-    head an extraction's page shows first (default: the widget's). Returns the path written. Opening it needs
-    a browser only: no kernel, no network.
+    An `EncoderDecoderExtraction` is written one kind of attention at a time: `kind` "encoder", "decoder" or
+    "cross" (the default). `layer` and `head` choose the head an extraction's page shows first (default: 0, 0).
+    Returns the path written. Opening it needs a browser only: no kernel, no network.
     """
     widget = _page_widget(source, kind, layer, head)
     if not isinstance(map_budget, int) or map_budget < 0:
@@ -137,14 +127,14 @@ def export_html(
     bundle = json_for_script(bundle_text("widget", ".js"))
     heading = title or f"{extraction.model_name} · {extraction.seq_len} tokens"
     if title is None and extraction.stack is not None:
-        heading = f"{extraction.model_name} · {extraction.stack} self-attention · {extraction.seq_len} tokens"
+        heading = f"{extraction.model_name} · {KIND_TITLES.get(extraction.stack, extraction.stack)}"
 
     page = PAGE.format(
         csp=html.escape(CSP, quote=True),
         title=html.escape(heading),
         css=css,
         heading=html.escape(heading),
-        prompt=html.escape(extraction.prompt if len(extraction.prompt) <= 400 else extraction.prompt[:399] + "…"),
+        prompt=html.escape(_page_text(widget)),
         note=html.escape(note),
         state=json_for_script(widget.state_for_export()),
         maps=json_for_script(maps),
@@ -155,6 +145,19 @@ def export_html(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _page_text(widget: AttentionWidget) -> str:
+    """The text under the page's heading: the prompt, or an encoder-decoder run's source and target."""
+    run = getattr(widget, "_result", None)
+    if isinstance(run, EncoderDecoderExtraction):
+        target = run.target if run.target_given else f"{run.target} (the model's own output)"
+        return f"source: {_clip(run.source, 300)}\ntarget: {_clip(target, 300)}"
+    return _clip(widget.extraction.prompt, 400)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 PAGE = """<!doctype html>
