@@ -173,23 +173,17 @@ class AttentionRecorder:
     """Collects `LayerAttentionInputs` per layer during one forward pass."""
 
     def __init__(
-        self,
-        first_index: int = 0,
-        keep: bool = True,
-        stop_after_record: bool = False,
-        call_in_block: int = 0,
-        replay: bool = False,
+        self, first_index: int = 0, keep: bool = True, stop_after_record: bool = False, only_call: int | None = None
     ) -> None:
         self.layers: dict[int, LayerAttentionInputs] = {}
-        # True: one block runs again (`LayerReplayer`); only its attention call `call_in_block` is kept.
-        self.replay = replay
         self.keep = keep  # False: only count the calls
         # True: end the forward pass once a layer's query/key are kept (a replay that needs nothing else).
         self.stop_after_record = stop_after_record
-        # Which attention call of a replayed block is kept: 0 its self-attention, 1 the cross-attention that
-        # an encoder-decoder model's decoder block makes after it (over the encoder's output).
-        self.call_in_block = call_in_block
-        self._skipped = 0
+        # A replay of one block keeps its attention call `only_call` and no other: 0 its self-attention, 1 the
+        # cross-attention that an encoder-decoder model's decoder block makes after it (both modules carry
+        # the block's layer_idx, so keeping both would let the second replace the first). None: every call.
+        self.only_call = only_call
+        self._calls_in_block = 0
         self.calls = 0
         # Layer index for modules that do not carry one: counted from here in call order.
         self._first_index = first_index
@@ -217,15 +211,10 @@ class AttentionRecorder:
         if not self.keep:
             self.calls += 1
             return
-        if self._skipped < self.call_in_block:
-            self._skipped += 1
-            return
-        if self._skipped > self.call_in_block:
-            # A replay keeps its block's call `call_in_block` only: a decoder block's cross-attention call,
-            # after its self-attention, must not replace it (both modules carry the block's layer_idx).
-            return
-        if self.replay:
-            self._skipped += 1
+        if self.only_call is not None:
+            index, self._calls_in_block = self._calls_in_block, self._calls_in_block + 1
+            if index != self.only_call:
+                return
         # Mirror transformers' sdpa_attention_forward: it uses the kernel's causal flag only when no mask
         # is given and there is more than one query.
         module_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
@@ -520,9 +509,7 @@ class LayerReplayer:
     def _replay(self, layer: int, want_attention: bool, want_mlp: bool) -> LayerReplay:
         recorded = self.recording.get()
         args, kwargs = recorded.block_calls[layer]
-        recorder = AttentionRecorder(
-            first_index=layer, stop_after_record=not want_mlp, call_in_block=self.call_in_block, replay=True
-        )
+        recorder = AttentionRecorder(first_index=layer, stop_after_record=not want_mlp, only_call=self.call_in_block)
         captured: dict[str, torch.Tensor] = {}
         handles = []
         projection = self.projections[layer]
