@@ -14,7 +14,9 @@ import { createPatching } from "./compare/patching";
 import { el } from "./dom";
 import { Selection } from "./selection";
 import { modelShape, renderShell, widgetHeader } from "./shell";
+import { isCross } from "./data";
 import { createHeatmap } from "./views/heatmap";
+import { createRectHeatmap } from "./views/heatmapRect";
 import { createTokenStrip } from "./views/tokenStrip";
 import type { View } from "./views/view";
 
@@ -30,7 +32,7 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
     info.prompts.forEach((prompt, i) => {
       const context = { model: panels[i], selection: selections[i], theme, lifetime };
       const tokens = createTokenStrip(context);
-      const heatmap = createHeatmap(context);
+      const heatmap = isCross(panels[i].info) ? createRectHeatmap(context) : createHeatmap(context);
       views.push(tokens, heatmap);
       const panel = el("section", "aw-compare-panel", undefined, { "data-testid": "compare-panel", "data-prompt-index": String(i) });
       const title = el("div", "aw-compare-title");
@@ -53,7 +55,9 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
     views.push(patching);
     const side = el("div", "aw-compare-side");
     side.append(patching.root);
-    if (comparablePairs(info.seq_lens).length) {
+    // Cross-attention maps of different sources are not cell by cell comparable: no difference map.
+    const cross = info.kind === "cross";
+    if (!cross && comparablePairs(info.seq_lens).length) {
       const diff = createCompareDiff({ model, panels, selections, theme, lifetime });
       views.push(diff);
       const column = el("section", "aw-compare-panel aw-compare-diff-column");
@@ -75,7 +79,9 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
         bottom.append(column, patching.root);
       }
     } else {
-      const why = "The prompts have different numbers of tokens: no difference map (head differences use length-independent statistics).";
+      const why = cross
+        ? "Cross-attention reads each run's own source: no difference map (head differences use length-independent statistics)."
+        : "The prompts have different numbers of tokens: no difference map (head differences use length-independent statistics).";
       side.append(el("div", "aw-hint aw-compare-nodiff", why));
       bottom.append(side);
     }

@@ -130,3 +130,14 @@ def test_show_passes_the_target(t5: AttentionExtractor, run: EncoderDecoderExtra
     assert w.kind == "decoder" and w._info["decoder_tokens"] == run.decoder.display_tokens
     with pytest.raises(ValueError, match="generate=N is for decoder-only models"):
         attnwidget.show(SOURCE, model=t5, generate=3)
+
+
+def test_a_cross_map_is_rectangular_even_when_the_texts_have_as_many_tokens(t5: AttentionExtractor) -> None:
+    same = t5.extract_activations("one two three four", target="five six seven")
+    assert same.cross.seq_len == same.cross.key_len  # a square cross map: still sent as rows × cols
+    w = AttentionWidget(same)
+    info = w._attention_map["info"]
+    assert (info["rows"], info["cols"], info["key_len"]) == (same.cross.seq_len,) * 3
+    np.testing.assert_allclose(
+        encode.decode_attention_map(w._attention_map), same.attention(0, 0, kind="cross"), atol=1e-3
+    )

@@ -23,7 +23,7 @@ the previous-token score being undefined there):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Protocol
@@ -35,10 +35,18 @@ from .scores import LENGTH_FREE_NAMES, SCORES, ScoreTable, layer_scores, top_hea
 #: The scores compared by the ``stats`` metric, in the order of `HeadDifferences.statistics`.
 STAT_NAMES = LENGTH_FREE_NAMES
 METRICS = ("js", "tv", "stats")
+
+
+def stats_label(names: Collection[str] = STAT_NAMES) -> str:
+    """What the ``stats`` metric is, over the scores `names` it is defined for (all of `STAT_NAMES`, or those
+    a cross-attention map has)."""
+    return "mean |difference| of " + ", ".join(SCORES[name].title for name in STAT_NAMES if name in names)
+
+
 METRIC_LABELS = {
     "js": "Jensen-Shannon divergence (bits) per query row, averaged",
     "tv": "total variation ½Σ|Δ| per query row, averaged",
-    "stats": "mean |difference| of " + ", ".join(SCORES[name].title for name in STAT_NAMES),
+    "stats": stats_label(),
 }
 
 

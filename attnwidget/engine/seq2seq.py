@@ -131,8 +131,14 @@ class CrossExtraction(Extraction):
         out = np.stack([self.attention(layer)[:, rows_at] for layer in range(self.num_layers)])
         return out[:, :, 0] if single else out
 
-    def _scorer(self) -> LayerScorer:
-        return LayerScorer(self.num_heads, self.input_ids, causal=False, names=CROSS_SCORE_NAMES, keys=self.key_len)
+    def score_layer(self, maps: np.ndarray) -> ScoreTable:
+        """One layer's head scores from its maps ``[heads, T, S]``: `CROSS_SCORE_NAMES` over the source's
+        tokens, NaN for the scores that compare a query with its own position (every name of `SCORE_NAMES`)."""
+        scorer = LayerScorer(self.num_heads, self.input_ids, causal=False, names=CROSS_SCORE_NAMES, keys=self.key_len)
+        scorer.add_rows(0, maps)
+        found = scorer.result()
+        undefined = np.full(self.num_heads, np.nan)
+        return ScoreTable((name, found.get(name, undefined)) for name in SCORE_NAMES)
 
     def iter_attention(self, *, score: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         for layer, maps in ((layer, self._compute(layer, None)) for layer in range(self.num_layers)):
@@ -165,19 +171,15 @@ class CrossExtraction(Extraction):
     def _score_layer(self, layer: int, maps: np.ndarray) -> None:
         pending: ScoreAccumulator = self._cache("cross_scores", self._new_accumulator)
         if not pending._seen[layer]:
-            scorer = self._scorer()
-            scorer.add_rows(0, maps)
-            pending.put(layer, scorer.result())
+            pending.put(layer, self.score_layer(maps))
 
     def _new_accumulator(self) -> ScoreAccumulator:
-        return ScoreAccumulator(self.num_layers, self.num_heads, self.input_ids, False, names=CROSS_SCORE_NAMES)
+        return ScoreAccumulator(self.num_layers, self.num_heads, self.input_ids, False)
 
     def _finish_scores(self) -> None:
         pending: ScoreAccumulator | None = self.layers.recording.caches.get(self._cache_key("cross_scores"))
         if self._head_scores is None and pending is not None and pending.complete:
-            found = pending.result()
-            nan = np.full((self.num_layers, self.num_heads), np.nan)
-            self._head_scores = ScoreTable((name, found.get(name, nan).copy()) for name in SCORE_NAMES)
+            self._head_scores = pending.result()
 
 
 @dataclass(eq=False)

@@ -689,7 +689,8 @@ class AttentionWidget(WidgetBase):
         bytes}``: what the views receive in ``_attention_map`` when that head is selected. A kernel-less page
         can carry several (``mountStatic(el, state, extraMaps)``) so that clicking them needs no kernel."""
         layer, head, weighting, values = self._head_map(layer, head, weighting)
-        encoded = encode.encode_attention_map(values, self._extraction.is_causal)
+        cross = isinstance(self._extraction, seq2seq.CrossExtraction)
+        encoded = encode.encode_attention_map(values, self._extraction.is_causal, rectangular=cross)
         info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}
         if self._result is not None:
             info["kind"] = self._extraction.stack

@@ -29,7 +29,7 @@ import traitlets
 
 from ..analysis import differences as _differences
 from ..analysis.pooling import max_pool_2d
-from ..analysis.scores import SCORE_NAMES, SCORES, LayerScorer, ScoreAccumulator, ScoreTable
+from ..analysis.scores import SCORES, ScoreAccumulator
 from ..engine.extraction import Extraction
 from ..engine.extractor import shared_extractor
 from ..engine.seq2seq import CROSS_SCORE_NAMES, CrossExtraction, EncoderDecoderExtraction, check_kind
@@ -58,16 +58,6 @@ def cross_map_shape(seq_len: int, key_len: int, prompts: int) -> tuple[int, int]
     """Rows and columns of a cross-attention map in the views so that all prompts' maps fit `MAPS_BUDGET`."""
     side = map_side(max(seq_len, key_len), False, prompts)
     return min(seq_len, side), min(key_len, side)
-
-
-def encode_cross_map(weights: np.ndarray, rows: int, cols: int) -> encode.Encoded:
-    """One head's cross-attention map [seq_len, key_len] → float16 ``rows × cols`` row-major (each axis
-    max-pooled when longer), in the layout `attnwidget.widgets.encode` gives a rectangular map."""
-    seq_len, key_len = (int(n) for n in weights.shape)
-    info = {"dtype": "float16", "size": rows, "rows": rows, "cols": cols, "seq_len": seq_len, "key_len": key_len}
-    pooled = rows < seq_len or cols < key_len
-    data = encode.encode_float16(max_pool_2d(weights, rows, cols))
-    return {"info": {**info, "layout": "full", "pooled": pooled}, "data": data}
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -219,26 +209,25 @@ class CompareWidget(WidgetBase):
         layers, heads = exs[0].num_layers, exs[0].num_heads
         shapes = []
         for ex in exs:
-            keys = _key_len(ex)
+            keys = ex.key_len
             side = encode.thumbnail_size(layers * heads, max(ex.seq_len, keys), encode.THUMBNAIL_BUDGET // count)
             shapes.append((min(side, ex.seq_len), min(side, keys)))
         thumbnails = [np.zeros((layers, heads, rows, cols), dtype=np.uint8) for rows, cols in shapes]
         accumulator = _differences.DifferenceAccumulator(exs)
-        cross = self._kind == "cross"
-        names = CROSS_SCORE_NAMES if cross else SCORE_NAMES
-        scorers = [ScoreAccumulator(layers, heads, ex.input_ids, ex.is_causal, names=names) for ex in exs]
+        scorers = [ScoreAccumulator(layers, heads, ex.input_ids, ex.is_causal) for ex in exs]
         for per_prompt in zip(*(ex.iter_attention() for ex in exs)):
             layer = per_prompt[0][0]
             maps = [m for _, m in per_prompt]
-            if cross:  # scores over the source's keys (`CrossExtraction`): the others mean nothing here
-                tables = [scorer.put(layer, _cross_scores(ex, m)) for scorer, ex, m in zip(scorers, exs, maps)]
-            else:
-                tables = [scorer.add(layer, m) for scorer, m in zip(scorers, maps)]
+            tables = [
+                # Cross-attention: scored over the source's keys, NaN where a score needs the keys to be the queries.
+                scorer.put(layer, ex.score_layer(m)) if isinstance(ex, CrossExtraction) else scorer.add(layer, m)
+                for scorer, ex, m in zip(scorers, exs, maps)
+            ]
             for index, layer_maps in enumerate(maps):
                 thumbnails[index][layer] = encode.compand_uint8(max_pool_2d(layer_maps, *shapes[index]))
-            accumulator.add(layer, maps, [_with_every_score(table, heads) for table in tables])
+            accumulator.add(layer, maps, tables)
         for ex, scorer in zip(exs, scorers):
-            ex.remember_head_scores(_with_every_score(scorer.result(), (layers, heads)))
+            ex.remember_head_scores(scorer.result())
         return accumulator.result(), thumbnails
 
     def _static_state(self, thumbnails: list[np.ndarray]) -> dict[str, Any]:
@@ -258,11 +247,17 @@ class CompareWidget(WidgetBase):
             # The compared kind of attention of encoder-decoder runs ("" for other models); a cross map's keys
             # are its source's tokens: key_lens, key_tokens, and rectangular thumbnails and maps.
             "kind": self._kind or "",
-            "key_lens": [_key_len(ex) for ex in exs],
+            "key_lens": [ex.key_len for ex in exs],
             "thumbnail_rows": [int(t.shape[-2]) for t in thumbnails],
             "thumbnail_cols": [int(t.shape[-1]) for t in thumbnails],
             "metrics": list(diffs.metrics),
-            "metric_labels": [_differences.METRIC_LABELS[m] for m in diffs.metrics],
+            "metric_labels": [
+                # Cross-attention has only some of the length-free scores: the label names those.
+                _differences.stats_label(CROSS_SCORE_NAMES)
+                if m == "stats" and self._kind == "cross"
+                else _differences.METRIC_LABELS[m]
+                for m in diffs.metrics
+            ],
             "stats": [
                 {"name": name, "title": SCORES[name].title, "label": SCORES[name].label}
                 for name in _differences.STAT_NAMES
@@ -336,7 +331,9 @@ class CompareWidget(WidgetBase):
         maps: list[dict[str, Any]] = []
         for ex in self._extractions:
             if isinstance(ex, CrossExtraction):
-                encoded = encode_cross_map(ex.attention(layer, head), *cross_map_shape(ex.seq_len, ex.key_len, count))
+                encoded = encode.encode_rectangular_map(
+                    ex.attention(layer, head), *cross_map_shape(ex.seq_len, ex.key_len, count)
+                )
                 maps.append({"info": {"layer": layer, "head": head, **encoded["info"]}, "data": encoded["data"]})
                 continue
             side = map_side(ex.seq_len, ex.is_causal, count)
@@ -477,22 +474,6 @@ def _validated(extractions: Any, kind: str | None = None) -> tuple[list[Extracti
         if (ex.num_layers, ex.num_heads, ex.is_causal) != (first.num_layers, first.num_heads, first.is_causal):
             raise ValueError(f"extractions must come from models of one shape: {shape(0, first)} vs {shape(index, ex)}")
     return items, kind
-
-
-def _key_len(ex: Extraction) -> int:
-    return ex.key_len if isinstance(ex, CrossExtraction) else ex.seq_len
-
-
-def _cross_scores(ex: Extraction, maps: np.ndarray) -> ScoreTable:
-    """One layer's cross-attention scores (`CROSS_SCORE_NAMES`, over the source's tokens)."""
-    scorer = LayerScorer(ex.num_heads, ex.input_ids, causal=False, names=CROSS_SCORE_NAMES, keys=_key_len(ex))
-    scorer.add_rows(0, maps)
-    return scorer.result()
-
-
-def _with_every_score(table: ScoreTable, shape: Any) -> ScoreTable:
-    """`table` with every score of `SCORE_NAMES`, NaN (undefined) for those it lacks."""
-    return ScoreTable((name, table[name] if name in table else np.full(shape, np.nan)) for name in SCORE_NAMES)
 
 
 def _validated_labels(labels: Sequence[str] | None, count: int) -> list[str]:

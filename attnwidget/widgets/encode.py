@@ -132,11 +132,15 @@ def _check_square(weights: np.ndarray) -> None:
         raise ValueError(f"expected a square [seq, seq] map, got shape {weights.shape}")
 
 
-def encode_attention_map(weights: np.ndarray, causal: bool, max_side: int = MAP_MAX_SIZE) -> Encoded:
-    """One head's [seq, seq] map (or a cross-attention map [seq, keys], not causal) → `Encoded` float16 (see
-    the module docstring)."""
-    if weights.ndim == 2 and weights.shape[0] != weights.shape[1] and not causal:
-        return _encode_rectangular_map(weights, max_side)
+def encode_attention_map(
+    weights: np.ndarray, causal: bool, max_side: int = MAP_MAX_SIZE, *, rectangular: bool = False
+) -> Encoded:
+    """One head's [seq, seq] map → `Encoded` float16 (see the module docstring). A cross-attention map
+    [seq, keys] (`rectangular`, or any map whose sides differ; never causal) travels as rows × cols, even
+    when the two texts happen to have as many tokens."""
+    if weights.ndim == 2 and not causal and (rectangular or weights.shape[0] != weights.shape[1]):
+        seq_len, key_len = (int(n) for n in weights.shape)
+        return encode_rectangular_map(weights, max(1, min(seq_len, max_side)), max(1, min(key_len, max_side)))
     _check_square(weights)
     seq_len = weights.shape[0]
     size = max(1, min(seq_len, max_side))
@@ -146,9 +150,10 @@ def encode_attention_map(weights: np.ndarray, causal: bool, max_side: int = MAP_
     return {"info": {**info, "pooled": size < seq_len}, "data": data}
 
 
-def _encode_rectangular_map(weights: np.ndarray, max_side: int) -> Encoded:
+def encode_rectangular_map(weights: np.ndarray, rows: int, cols: int) -> Encoded:
+    """A cross-attention map [seq, keys] → `Encoded` float16 ``rows × cols`` row-major (each axis max-pooled
+    when longer than it has values)."""
     seq_len, key_len = (int(n) for n in weights.shape)
-    rows, cols = max(1, min(seq_len, max_side)), max(1, min(key_len, max_side))
     data = encode_float16(max_pool_2d(weights, rows, cols))
     info = {"dtype": "float16", "size": rows, "rows": rows, "cols": cols, "seq_len": seq_len, "key_len": key_len}
     return {"info": {**info, "layout": "full", "pooled": rows < seq_len or cols < key_len}, "data": data}

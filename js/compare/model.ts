@@ -18,6 +18,14 @@ export interface CompareInfo {
   seq_lens: number[];
   /** Side T of each prompt's thumbnails in `_thumbnails[i]`. */
   thumbnail_sizes: number[];
+  /** Encoder-decoder runs: the compared kind ("encoder", "decoder", "cross"; "" or absent for other models)
+   * and, for cross-attention (keys: each run's source tokens), each prompt's key count, source tokens and
+   * thumbnail rows × cols. */
+  kind?: string;
+  key_lens?: number[];
+  key_tokens?: string[][];
+  thumbnail_rows?: number[];
+  thumbnail_cols?: number[];
   /** Metrics present in `_head_diff` (in its order) and their descriptions. */
   metrics: Metric[];
   metric_labels: string[];

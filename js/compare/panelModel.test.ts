@@ -59,6 +59,19 @@ describe("PanelModel", () => {
     expect(panel.get("map_window")).toBeUndefined();
   });
 
+  it("gives each panel of a cross-attention comparison its own source as keys", () => {
+    const values = state();
+    values._info = {
+      ...values._info!, kind: "cross", key_lens: [7, 3], key_tokens: [["s0", "s1", "s2", "s3", "s4", "s5", "s6"], ["t0", "t1", "t2"]],
+      thumbnail_rows: [5, 2], thumbnail_cols: [7, 3],
+    };
+    const info = new PanelModel(fakeModel(values).model, 1).get("_info");
+    expect([info.kind, info.key_len, info.thumbnail_rows, info.thumbnail_cols]).toEqual(["cross", 3, 2, 3]);
+    expect(info.key_tokens).toEqual(["t0", "t1", "t2"]);
+    const plain = new PanelModel(fakeModel(state()).model, 0).get("_info");
+    expect([plain.kind, plain.key_len, plain.thumbnail_rows]).toEqual([undefined, undefined, undefined]);
+  });
+
   it("clamps token indices past the panel's end to -1", () => {
     const { model } = fakeModel({ ...state(), hovered_token: 3, token: 1 });
     expect(new PanelModel(model, 0).get("hovered_token")).toBe(3);

@@ -47,6 +47,12 @@ export class PanelModel implements AnyModel<WidgetTraits> {
       neuron_widths: {},
       scores: [],
       layer_stats: [],
+      // Cross-attention of encoder-decoder runs: rectangular maps over this prompt's source tokens.
+      kind: c.kind,
+      key_len: c.key_lens?.[index],
+      key_tokens: c.key_tokens?.[index],
+      thumbnail_rows: c.thumbnail_rows?.[index],
+      thumbnail_cols: c.thumbnail_cols?.[index],
     };
     this.widget_manager = parent.widget_manager as AnyModel<WidgetTraits>["widget_manager"];
     if ("isStatic" in parent) Object.defineProperty(this, "isStatic", { value: true });

@@ -38,6 +38,8 @@ SETUP = textwrap.dedent(
 )
 WIDGET = f"w = attnwidget.AttentionWidget(ex.extract_activations({SOURCE!r}, target={TARGET!r}), kind='encoder')\nw"
 CELL = 1
+COMPARE = f"c = attnwidget.compare([{SOURCE!r}, 'A dog ran.'], model=ex, target={TARGET!r}, kind='cross')\nc"
+COMPARE_CELL = 2
 
 
 def find(nb: Any, testid: str) -> Any:
@@ -66,7 +68,7 @@ def shoot(nb: Any, label: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(lab_notebook_module: Any) -> Any:
-    nb = lab_notebook_module("seq2seq_lab.ipynb", [SETUP, WIDGET], viewport_width=SCREEN["width"])
+    nb = lab_notebook_module("seq2seq_lab.ipynb", [SETUP, WIDGET, COMPARE], viewport_width=SCREEN["width"])
     nb.page.set_viewport_size(SCREEN)
     nb.run_all()
     nb.wait_for("[data-testid=kind-switch]", scope=nb.output(CELL))
@@ -187,4 +189,23 @@ def test_screenshots_light_and_dark(lab: Any) -> None:
     )
     settle(lab)
     shoot(lab, "decoder-light")
+    assert not lab.widget_errors(), lab.widget_errors()
+
+
+def test_compare_draws_each_runs_cross_attention_as_a_rectangle(lab: Any) -> None:
+    """CompareWidget(kind="cross"): each panel's map is its run's decoder tokens × its own source tokens, and
+    there is no difference map (the runs read different sources)."""
+    out = lab.output(COMPARE_CELL)
+    lab.wait_for("[data-testid=compare-panel] [data-testid=heatmap]", scope=out)
+    lengths = lab.kernel.value("[(e.seq_len, e.key_len) for e in c.extractions]")
+    panels = out.locator("[data-testid=compare-panel]")
+    for index, (rows, cols) in enumerate(lengths):
+        heatmap = panels.nth(index).locator("[data-testid=heatmap]")
+        wait_drawn(lab, heatmap, f"seq2seq-compare-{index}", min_colours=2)
+        shape = heatmap.evaluate("el => [Number(el.dataset.rows), Number(el.dataset.cols)]")
+        assert shape == [rows, cols], (index, shape)
+    assert lengths[0][1] != lengths[1][1]  # the sources differ in length: rectangles of different widths
+    assert out.locator(".aw-compare-nodiff").inner_text().startswith("Cross-attention reads each run's own source")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    out.locator(".attnwidget").first.screenshot(path=str(SHOTS / "compare-cross-light-widget.png"))
     assert not lab.widget_errors(), lab.widget_errors()
