@@ -431,14 +431,7 @@ def _record_encoder(model: Any, route: str, stack: Stack, source_ids: list[int],
         outputs = stack.module(input_ids=torch.tensor([source_ids], device=device), output_attentions=eager)
     if route == "sdpa":
         _check_calls(counter, len(stack.blocks), describe, "encoder")
-    assert streams.residual is not None
-    return RecordedPass(
-        residual=streams.residual,
-        block_calls=streams.block_calls,  # type: ignore[arg-type]
-        final_hidden=None,
-        stored_attention=_stored(outputs.attentions, describe, "encoder attention") if eager else None,
-        input_dtypes=streams.input_dtypes,  # type: ignore[arg-type]
-    )
+    return _recorded(streams, outputs if eager else None, describe, "encoder")
 
 
 def _record_decoder(
@@ -468,12 +461,23 @@ def _record_decoder(
             )
     if route == "sdpa":
         _check_calls(counter, 2 * len(decoder.blocks), describe, "decoder (self and cross)")
-    assert streams.residual is not None
+    return _recorded(streams, outputs if eager else None, describe, "decoder")
+
+
+def _recorded(streams: capture.StreamRecorder, eager_outputs: Any, describe: str, stack: str) -> RecordedPass:
+    """One stack's pass: its residual stream and block calls, and on the eager route the maps the model
+    returned (the decoder's cross-attention maps too)."""
+    assert streams.residual is not None  # every block ran, so the first one's hook allocated it
+    stored = cross = None
+    if eager_outputs is not None:
+        stored = _stored(eager_outputs.attentions, describe, f"{stack} attention")
+        if stack == "decoder":
+            cross = _stored(eager_outputs.cross_attentions, describe, "cross-attention")
     return RecordedPass(
         residual=streams.residual,
         block_calls=streams.block_calls,  # type: ignore[arg-type]
         final_hidden=None,
-        stored_attention=_stored(outputs.attentions, describe, "decoder attention") if eager else None,
-        stored_cross_attention=_stored(outputs.cross_attentions, describe, "cross-attention") if eager else None,
+        stored_attention=stored,
+        stored_cross_attention=cross,
         input_dtypes=streams.input_dtypes,  # type: ignore[arg-type]
     )

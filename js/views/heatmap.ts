@@ -6,7 +6,7 @@ import * as data from "../data";
 import { Tooltip, devicePixels, el, onResize, pointIn, setLiveText } from "../dom";
 import { hasKernel } from "../kernel";
 import { isZoomed, tokenOffset, windowCellAt } from "../layout";
-import { COLOR_SCALES, type ColorScale, WEIGHTINGS, type Weighting } from "../model";
+import { type ColorScale, WEIGHTINGS, type Weighting } from "../model";
 import { colorize, putPixels } from "../raster";
 import { fileStem } from "../snapshot";
 import {
@@ -15,7 +15,7 @@ import {
 import { heatmapSvgText } from "./heatmapSvg";
 import { createZoom } from "./heatmapZoom";
 import { createLegend } from "./legend";
-import { clearOverlay, createMapFrame, paintTokenAxes, paintTokenBands } from "./mapFrame";
+import { clearOverlay, createHeatmapPanel, createMapFrame, paintTokenAxes, paintTokenBands } from "./mapFrame";
 import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
 
@@ -28,14 +28,7 @@ export function createHeatmap({ model, selection, theme, lifetime }: ViewContext
   // Compare panels have no map_window: zoom works, detail is not requested; nor is it without a kernel.
   const canRequest = () => Array.isArray(model.get("map_window")) && live();
 
-  const root = el("section", "aw-panel aw-heatmap-panel");
-  const header = el("div", "aw-panel-header");
-  const title = el("h3", "aw-title");
-  const status = el("span", "aw-hint aw-live");
-  const scaleSelect = el("select", "aw-select", undefined, { "aria-label": "colour scale", title: "colour scale" });
-  for (const scale of COLOR_SCALES) scaleSelect.append(el("option", undefined, scale, { value: scale }));
-  const scaleLabel = el("label", "aw-control", "scale ");
-  scaleLabel.append(scaleSelect);
+  const { root, header, title, status, scaleSelect, scaleLabel } = createHeatmapPanel();
   // What the map shows (`weighting`): only where the model has the trait (not in compare panels or pages
   // saved before it).
   // An encoder-decoder run's parts have no value-weighted maps (their heads write through two stacks).

@@ -6,13 +6,13 @@ import { cssColor, legendTicks, SCALE_NOTES } from "../color";
 import { describeCrossCell, rectAspect, rectLevels } from "../cross";
 import * as data from "../data";
 import { binOf, mapShape } from "../decode";
-import { Tooltip, devicePixels, el, fitCanvas, onResize, pointIn, setLiveText } from "../dom";
+import { Tooltip, devicePixels, fitCanvas, onResize, pointIn, setLiveText } from "../dom";
 import { cellAt } from "../layout";
-import { COLOR_SCALES, type ColorScale } from "../model";
+import type { ColorScale } from "../model";
 import { colorize, putPixels } from "../raster";
 import { fileStem } from "../snapshot";
 import { createLegend } from "./legend";
-import { X_AXIS, Y_AXIS, createMapFrame, paintTokenAxis } from "./mapFrame";
+import { X_AXIS, Y_AXIS, createHeatmapPanel, createMapFrame, paintTokenAxis } from "./mapFrame";
 import { createSaveButtons } from "./save";
 import type { View, ViewContext } from "./view";
 
@@ -32,14 +32,7 @@ export function createRectHeatmap({ model, selection, theme, lifetime }: ViewCon
   const seq = info.seq_len;
   const keyLen = info.key_len ?? keys.length;
 
-  const root = el("section", "aw-panel aw-heatmap-panel");
-  const header = el("div", "aw-panel-header");
-  const title = el("h3", "aw-title");
-  const status = el("span", "aw-hint aw-live");
-  const scaleSelect = el("select", "aw-select", undefined, { "aria-label": "colour scale", title: "colour scale" });
-  for (const scale of COLOR_SCALES) scaleSelect.append(el("option", undefined, scale, { value: scale }));
-  const scaleLabel = el("label", "aw-control", "scale ");
-  scaleLabel.append(scaleSelect);
+  const { root, header, title, status, scaleSelect, scaleLabel } = createHeatmapPanel();
   const f = createMapFrame("heatmap", {
     tabindex: "0", role: "img", "aria-label": "cross-attention map: rows are decoder tokens, columns source tokens",
     "data-rows": String(seq), "data-cols": String(keyLen),

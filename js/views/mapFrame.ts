@@ -3,6 +3,7 @@
 import { cssColor } from "../color";
 import { canvas, el, fitCanvas, layeredBox } from "../dom";
 import { clipLabel, labelStep, tokenOffset, windowLabels } from "../layout";
+import { COLOR_SCALES } from "../model";
 import type { Theme } from "../theme";
 
 export const Y_AXIS = 92;
@@ -157,4 +158,21 @@ export function clearOverlay(f: MapFrame, boxSize: number): CanvasRenderingConte
   const c = fitCanvas(f.overlay, boxSize, boxSize);
   c?.clearRect(0, 0, boxSize, boxSize);
   return c;
+}
+
+/** A heatmap panel's shell, the same for square and cross-attention maps: the section, its header with the
+ * title, the live status and the colour-scale select (each view appends its own controls and map). */
+export function createHeatmapPanel(): {
+  root: HTMLElement; header: HTMLElement; title: HTMLElement; status: HTMLElement;
+  scaleSelect: HTMLSelectElement; scaleLabel: HTMLElement;
+} {
+  const root = el("section", "aw-panel aw-heatmap-panel");
+  const header = el("div", "aw-panel-header");
+  const title = el("h3", "aw-title");
+  const status = el("span", "aw-hint aw-live");
+  const scaleSelect = el("select", "aw-select", undefined, { "aria-label": "colour scale", title: "colour scale" });
+  for (const scale of COLOR_SCALES) scaleSelect.append(el("option", undefined, scale, { value: scale }));
+  const scaleLabel = el("label", "aw-control", "scale ");
+  scaleLabel.append(scaleSelect);
+  return { root, header, title, status, scaleSelect, scaleLabel };
 }
