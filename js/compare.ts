@@ -51,10 +51,13 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
     bottom.append(headDiff.root);
     // "Patch A → B" goes in a column beside the head grid (where the widget has room, it adds no height), or
     // after the difference map when that is down here too (three prompts or more).
-    const patching = createPatching({ model, selection: selections[0], lifetime });
-    views.push(patching);
+    // Not for encoder-decoder runs (kind set): their heads write through two stacks, nothing to patch yet.
+    const patching = info.kind ? null : createPatching({ model, selection: selections[0], lifetime });
     const side = el("div", "aw-compare-side");
-    side.append(patching.root);
+    if (patching) {
+      views.push(patching);
+      side.append(patching.root);
+    }
     // Cross-attention maps of different sources are not cell by cell comparable: no difference map.
     const cross = info.kind === "cross";
     if (!cross && comparablePairs(info.seq_lens).length) {
@@ -76,7 +79,7 @@ function render({ model, el: host }: { model: CompareModel; el: HTMLElement }): 
         panelRow.append(column);
         bottom.append(side);
       } else {
-        bottom.append(column, patching.root);
+        bottom.append(column, ...(patching ? [patching.root] : []));
       }
     } else {
       const why = cross

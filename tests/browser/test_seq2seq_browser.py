@@ -206,6 +206,7 @@ def test_compare_draws_each_runs_cross_attention_as_a_rectangle(lab: Any) -> Non
         assert shape == [rows, cols], (index, shape)
     assert lengths[0][1] != lengths[1][1]  # the sources differ in length: rectangles of different widths
     assert out.locator(".aw-compare-nodiff").inner_text().startswith("Cross-attention reads each run's own source")
+    assert out.locator("[data-testid=patch]").count() == 0  # nothing to patch across two stacks
     SHOTS.mkdir(parents=True, exist_ok=True)
     out.locator(".attnwidget").first.screenshot(path=str(SHOTS / "compare-cross-light-widget.png"))
     assert not lab.widget_errors(), lab.widget_errors()
