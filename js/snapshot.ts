@@ -170,12 +170,16 @@ export interface SvgLegend {
 
 export interface SvgMap {
   title: string;
-  /** n × n packed colours, row-major (rows: queries); cells of colour `masked` are left to the box's fill. */
+  /** n × cols packed colours, row-major (rows: queries); cells of colour `masked` are left to the box's fill. */
   cells: Uint32Array;
   n: number;
+  /** Columns (keys) of `cells`: n for a square map, the source's for a cross-attention one. */
+  cols?: number;
   masked: number;
-  /** The map's side on the page, px. */
+  /** The map's width on the page, px (its side for a square map). */
   side: number;
+  /** The map's height on the page, px (default: `side`). */
+  height?: number;
   /** Room for the token labels left of the map and below it, px. */
   yAxis: number;
   xAxis: number;
@@ -194,8 +198,10 @@ const LEGEND_HEIGHT = 50;
  * token labels as text, the legend as a gradient bar with its tick labels and note. */
 export function heatmapSvg(m: SvgMap): string {
   const top = TITLE_HEIGHT;
+  const cols = m.cols ?? m.n;
+  const mapHeight = m.height ?? m.side;
   const width = Math.ceil(Math.max(m.yAxis + m.side + 8, m.legend ? m.yAxis + m.legend.width + 8 : 0));
-  const height = Math.ceil(top + m.side + m.xAxis + (m.legend ? LEGEND_HEIGHT : 8));
+  const height = Math.ceil(top + mapHeight + m.xAxis + (m.legend ? LEGEND_HEIGHT : 8));
   const font = escapeXml(m.font);
   const out: string[] = [];
   out.push(
@@ -203,18 +209,17 @@ export function heatmapSvg(m: SvgMap): string {
     `<rect width="100%" height="100%" fill="${escapeXml(m.background)}"/>`,
     `<text x="4" y="16" font-size="12" font-weight="bold" fill="${escapeXml(m.fg)}">${escapeXml(m.title)}</text>`,
   );
-  // The cells: one unit each, scaled to the map's side.
-  const unit = m.side / m.n;
+  // The cells: one unit each, scaled to the map's width and height.
   out.push(
-    `<g transform="translate(${m.yAxis} ${top}) scale(${round(unit)})" shape-rendering="crispEdges">`,
-    `<rect width="${m.n}" height="${m.n}" fill="${packedHex(m.masked)}"/>`,
+    `<g transform="translate(${m.yAxis} ${top}) scale(${round(m.side / cols)} ${round(mapHeight / m.n)})" shape-rendering="crispEdges">`,
+    `<rect width="${cols}" height="${m.n}" fill="${packedHex(m.masked)}"/>`,
   );
   for (let r = 0; r < m.n; r++) {
     let c = 0;
-    while (c < m.n) {
-      const colour = m.cells[r * m.n + c];
+    while (c < cols) {
+      const colour = m.cells[r * cols + c];
       let end = c + 1;
-      while (end < m.n && m.cells[r * m.n + end] === colour) end++;
+      while (end < cols && m.cells[r * cols + end] === colour) end++;
       if (colour !== m.masked) out.push(`<rect x="${c}" y="${r}" width="${end - c}" height="1" fill="${packedHex(colour)}"/>`);
       c = end;
     }
@@ -227,13 +232,13 @@ export function heatmapSvg(m: SvgMap): string {
       out.push(`<text x="${m.yAxis - 4}" y="${round(top + label.at)}" text-anchor="end" dominant-baseline="central" fill="${escapeXml(label.fill)}"${weight}>${text}</text>`);
     } else {
       const x = round(m.yAxis + label.at);
-      out.push(`<text transform="translate(${x} ${top + m.side + 4}) rotate(-90)" text-anchor="end" dominant-baseline="central" fill="${escapeXml(label.fill)}"${weight}>${text}</text>`);
+      out.push(`<text transform="translate(${x} ${top + mapHeight + 4}) rotate(-90)" text-anchor="end" dominant-baseline="central" fill="${escapeXml(label.fill)}"${weight}>${text}</text>`);
     }
   }
   if (m.legend) {
     const l = m.legend;
     const x0 = m.yAxis;
-    const y0 = top + m.side + m.xAxis + 6;
+    const y0 = top + mapHeight + m.xAxis + 6;
     out.push(`<defs><linearGradient id="legend-colours" x1="0" x2="1" y1="0" y2="0">`);
     const last = Math.max(1, l.colours.length - 1);
     l.colours.forEach((colour, i) => out.push(`<stop offset="${round(i / last)}" stop-color="${escapeXml(colour)}"/>`));

@@ -11,6 +11,7 @@ import { cellAt } from "../layout";
 import type { ColorScale } from "../model";
 import { colorize, putPixels } from "../raster";
 import { fileStem } from "../snapshot";
+import { rectHeatmapSvgText } from "./heatmapSvg";
 import { createLegend } from "./legend";
 import { X_AXIS, Y_AXIS, createHeatmapPanel, createMapFrame, paintTokenAxis } from "./mapFrame";
 import { createSaveButtons } from "./save";
@@ -45,7 +46,16 @@ export function createRectHeatmap({ model, selection, theme, lifetime }: ViewCon
   header.append(title, status, scaleLabel);
   root.append(header, f.frame, legend.root);
   const stem = () => fileStem(["cross-attention", `L${selection.shownHead.layer}`, `H${selection.shownHead.head}`]);
-  header.append(createSaveButtons(lifetime, { name: "heatmap", root, repaint: () => repaint(), theme, fileStem: stem }));
+  const svg = () => {
+    const s = shown();
+    if (!s || size.width <= 0) return null;
+    return rectHeatmapSvgText({
+      title: `${title.textContent} · ${status.textContent}`, weights: s.weights, rows: s.rows, cols: s.cols,
+      seq, keyLen, scale: model.get("color_scale"), queries, keys, hovered: selection.hovered, pinned: selection.token,
+      width: size.width, height: size.height, theme: theme(), legend: legend.drawn(),
+    });
+  };
+  header.append(createSaveButtons(lifetime, { name: "heatmap", root, repaint: () => repaint(), theme, fileStem: stem, svg }));
 
   let size = { width: 0, height: 0 };
   let hover: { query: number; key: number } | null = null;

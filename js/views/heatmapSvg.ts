@@ -1,10 +1,11 @@
 // The heatmap as SVG: the map shown (its zoom window), max-pooled to at most SVG_MAX_CELLS cells per side,
 // the token labels the axes show, and the legend. The document itself is built by snapshot.heatmapSvg.
 import { cssColor } from "../color";
+import { rectLevels } from "../cross";
 import type { MapWindow } from "../layout";
 import type { ColorScale } from "../model";
 import { colorize } from "../raster";
-import { type SvgLabel, heatmapSvg, svgCells } from "../snapshot";
+import { type SvgLabel, type SvgLegend, heatmapSvg, svgCells } from "../snapshot";
 import type { Theme } from "../theme";
 import { HeatmapLevels, type Shown } from "./heatmapData";
 import type { LegendDrawn } from "./legend";
@@ -38,31 +39,84 @@ export function heatmapSvgText(input: HeatmapSvgInput): string {
   // A levels cache of its own: the view's keeps what the screen shows.
   const levels = new HeatmapLevels(input.seq, input.causal).levels(shown, input.detail, win, input.scale, n);
   const cells = colorize(levels, t.sequential, t.masked);
-  measurer ??= document.createElement("canvas").getContext("2d");
-  const labels: SvgLabel[] = [];
-  for (const [axis, start, depth] of [["y", win.q0, Y_AXIS], ["x", win.k0, X_AXIS]] as const) {
-    const fit = (label: string, strong: boolean) => {
-      if (!measurer) return label;
-      measurer.font = `${strong ? "bold " : ""}11px ${t.font}`;
-      return fitLabel(measurer, label, depth - 8);
-    };
-    for (const label of axisLabels(input.side, start, win.span, (i) => input.texts[i] ?? "", input.hovered, input.pinned, fit)) {
-      const fill = label.strong ? (label.index === input.pinned ? t.pin : t.fg) : t.muted;
-      labels.push({ axis, at: label.at, text: label.text, bold: label.strong, fill: cssColor(fill) });
-    }
-  }
-  const legend = input.legend && {
-    width: input.legend.width,
-    pad: input.legend.pad,
-    colours: input.legend.colours,
-    ticks: input.legend.labels.map((l) => ({ x: l.x, label: l.shown ? l.label : undefined, align: l.align, textX: l.textX })),
-    note: input.legend.note,
-  };
+  const text = (i: number) => input.texts[i] ?? "";
+  const labels = [
+    ...svgAxisLabels("y", input.side, win.q0, win.span, text, input.hovered, input.pinned, t),
+    ...svgAxisLabels("x", input.side, win.k0, win.span, text, input.hovered, input.pinned, t),
+  ];
   return heatmapSvg({
     title: input.title,
     cells, n, masked: t.masked,
     side: input.side, yAxis: Y_AXIS, xAxis: X_AXIS,
-    labels, legend,
+    labels, legend: svgLegend(input.legend),
     font: t.font, fg: cssColor(t.fg), muted: cssColor(t.muted), background: cssColor(t.bg),
   });
+}
+
+export interface RectHeatmapSvgInput {
+  title: string;
+  /** The map shown: rows × cols weights (max-pooled from seq × keyLen when smaller). */
+  weights: Float32Array;
+  rows: number;
+  cols: number;
+  seq: number;
+  keyLen: number;
+  scale: ColorScale;
+  /** Row (decoder) and column (source) token texts. */
+  queries: string[];
+  keys: string[];
+  hovered: number;
+  pinned: number;
+  /** The map's size on the page (px). */
+  width: number;
+  height: number;
+  theme: Theme;
+  legend: LegendDrawn | null;
+}
+
+/** A cross-attention heatmap as SVG: decoder tokens down, source tokens across, the rectangle it is. */
+export function rectHeatmapSvgText(input: RectHeatmapSvgInput): string {
+  const t = input.theme;
+  const rows = svgCells(input.rows);
+  const cols = svgCells(input.cols);
+  const cells = colorize(rectLevels(input.weights, input.rows, input.cols, rows, cols, input.scale), t.sequential, t.masked);
+  const labels = [
+    ...svgAxisLabels("y", input.height, 0, input.seq, (i) => input.queries[i] ?? "", input.hovered, input.pinned, t),
+    ...svgAxisLabels("x", input.width, 0, input.keyLen, (j) => input.keys[j] ?? "", -1, -1, t),
+  ];
+  return heatmapSvg({
+    title: input.title,
+    cells, n: rows, cols, masked: t.masked,
+    side: input.width, height: input.height, yAxis: Y_AXIS, xAxis: X_AXIS,
+    labels, legend: svgLegend(input.legend),
+    font: t.font, fg: cssColor(t.fg), muted: cssColor(t.muted), background: cssColor(t.bg),
+  });
+}
+
+/** The token labels an axis of `px` pixels shows for tokens start..start + span, as the page draws them. */
+function svgAxisLabels(
+  axis: "x" | "y", px: number, start: number, span: number, text: (i: number) => string,
+  hovered: number, pinned: number, t: Theme,
+): SvgLabel[] {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  const depth = axis === "y" ? Y_AXIS : X_AXIS;
+  const fit = (label: string, strong: boolean) => {
+    if (!measurer) return label;
+    measurer.font = `${strong ? "bold " : ""}11px ${t.font}`;
+    return fitLabel(measurer, label, depth - 8);
+  };
+  return axisLabels(px, start, span, text, hovered, pinned, fit).map((label) => {
+    const fill = label.strong ? (label.index === pinned ? t.pin : t.fg) : t.muted;
+    return { axis, at: label.at, text: label.text, bold: label.strong, fill: cssColor(fill) };
+  });
+}
+
+function svgLegend(legend: LegendDrawn | null): SvgLegend | null {
+  return legend && {
+    width: legend.width,
+    pad: legend.pad,
+    colours: legend.colours,
+    ticks: legend.labels.map((l) => ({ x: l.x, label: l.shown ? l.label : undefined, align: l.align, textX: l.textX })),
+    note: legend.note,
+  };
 }

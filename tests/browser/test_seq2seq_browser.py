@@ -210,3 +210,26 @@ def test_compare_draws_each_runs_cross_attention_as_a_rectangle(lab: Any) -> Non
     SHOTS.mkdir(parents=True, exist_ok=True)
     out.locator(".attnwidget").first.screenshot(path=str(SHOTS / "compare-cross-light-widget.png"))
     assert not lab.widget_errors(), lab.widget_errors()
+
+
+def test_save_cross_heatmap_svg(lab: Any) -> None:
+    """The SVG of a cross-attention map: its rows × cols cells (the rectangle), both texts' labels, the legend."""
+    import xml.etree.ElementTree as ET
+
+    lab.kernel.run("w.kind = 'cross'; w.layer, w.head = 1, 2")
+    wait_js(lab, "el => el.dataset.shown === 'full 1 2'", find(lab, "heatmap").element_handle())
+    with lab.page.expect_download() as info:
+        find(lab, "save-svg-heatmap").click()
+    download = info.value
+    assert download.suggested_filename == "cross-attention-L1-H2.svg"
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(Path(download.path()).read_text(encoding="utf-8"))
+    t_len, s_len = lab.kernel.value("(w.extraction.seq_len, w.extraction.key_len)")
+    cells = root.find(f".//{ns}g")
+    assert cells is not None
+    background = cells.find(f"{ns}rect")
+    assert background is not None and (background.get("width"), background.get("height")) == (str(s_len), str(t_len))
+    texts = [t.text or "" for t in root.iter(f"{ns}text")]
+    assert texts[0].startswith("Layer 1 · head 2 · cross-attention")
+    assert "tired" in texts and "chat" in texts, texts  # a source token across, a decoder token down
+    assert any("decades" in t for t in texts), "the legend's note is missing"
