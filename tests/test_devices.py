@@ -181,3 +181,39 @@ def test_cuda_widget_figures_and_export(bert_tokenizer: Any, tmp_path: Path) -> 
     viz.plot_all_heads(on_gpu)
     viz.plot_layer_statistics(on_gpu)
     viz.plot_attention_heatmap(on_gpu.attention(0, 1), on_gpu.display_tokens, 0, 1)
+
+
+# ---- encoder-decoder models -----------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["t5", "bart"])
+def test_encoder_decoder_bf16_on_cpu(kind: str, bert_tokenizer: Any) -> None:
+    """A bf16 encoder-decoder model: every kind's maps are float32 rows summing to 1, the widget builds."""
+    model = tiny_model(kind).to(torch.bfloat16)
+    run = AttentionExtractor(model=model, tokenizer=bert_tokenizer).extract_activations(PROMPT, target=SHORT)
+    for part in (run.encoder, run.decoder, run.cross):
+        _assert_rows_sum_to_one(part)
+    AttentionWidget(run)
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("kind", ["t5", "bart"])
+def test_cuda_encoder_decoder_matches_cpu(kind: str, bert_tokenizer: Any) -> None:
+    """Encoder, decoder and cross attention on the GPU equal the CPU's; the widget builds on each kind."""
+    model = tiny_model(kind)
+    on_gpu = copy.deepcopy(model)
+    cpu = AttentionExtractor(model=model, tokenizer=bert_tokenizer, device="cpu").extract_activations(
+        PROMPT, target=SHORT
+    )
+    cuda = AttentionExtractor(model=on_gpu, tokenizer=bert_tokenizer, device="cuda").extract_activations(
+        PROMPT, target=SHORT
+    )
+    for kind_name in ("encoder", "decoder", "cross"):
+        a, b = cpu.part(kind_name), cuda.part(kind_name)
+        for layer in range(a.num_layers):
+            np.testing.assert_allclose(
+                a.attention(layer), b.attention(layer), atol=1e-5, err_msg=f"{kind_name} {layer}"
+            )
+        np.testing.assert_allclose(a.residual_stream, b.residual_stream, atol=1e-4, rtol=1e-4)
+    widget = AttentionWidget(cuda)
+    for kind_name in ("encoder", "decoder", "cross"):
+        widget.kind = kind_name
