@@ -121,8 +121,10 @@ def test_other_models_have_one_kind(long_gpt2: AttentionExtractor) -> None:
     with pytest.raises(traitlets.TraitError) as error:
         w.kind = "cross"
     assert "\n" not in str(error.value) and "encoder-decoder" in str(error.value)
-    with pytest.raises(ValueError, match="target= is for encoder-decoder models"):
-        attnwidget.show("a prompt", model=long_gpt2, target="a target")
+    # For a decoder-only model, show's target is the widget's: the token the Effects tab explains.
+    shown = attnwidget.show("the cat sat on the mat", model=long_gpt2, target="cat", panel="effects")
+    assert shown.target == "cat" and shown.kind == ""
+    assert shown._effects == shown.encoded_effects(-1, "cat", "")
 
 
 def test_show_passes_the_target(t5: AttentionExtractor, run: EncoderDecoderExtraction) -> None:

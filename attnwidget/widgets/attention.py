@@ -1295,10 +1295,11 @@ def show(
     extractors built from specs are kept for the next call. Keyword options go to `AttentionWidget`
     (``views=["token-strip", "heatmap"]`` shows only those; ``panel="neuron-plot"`` opens that tab).
 
-    For an encoder-decoder model (T5, BART, Marian) `prompt` is the source text and `target` the decoder's
-    (without it, the model's own greedy output): the widget shows the run's cross-attention, and `kind`
-    switches to the encoder's or the decoder's (``show(source, target=..., model=..., kind="encoder")``).
-    Other models refuse a `target` (ValueError).
+    `target` is the widget's `target` (the token whose logit the Effects tab explains, e.g. ``" Paris"``),
+    except for an encoder-decoder model (T5, BART, Marian), which has no Effects tab: there `prompt` is the
+    source text and `target` the decoder's (without it, the model's own greedy output); the widget shows the
+    run's cross-attention, and `kind` switches to the encoder's or the decoder's
+    (``show(source, target=..., model=..., kind="encoder")``).
 
     ``generate=30`` lets the model write up to 30 tokens after the prompt: the widget returns at once, showing
     the prompt, and its generation tab fills in token by token from a background thread (stop button;
@@ -1306,13 +1307,15 @@ def show(
     options are `AttentionExtractor.generate`'s (greedy unless ``do_sample=True``) and are checked first.
     """
     extractor = shared_extractor(model)
-    if target is not None or extractor.is_encoder_decoder:
+    if extractor.is_encoder_decoder:
         if generate is not None:
             raise ValueError(
                 "generate=N is for decoder-only models; an encoder-decoder model writes its own "
                 "output when no target is given"
             )
         return AttentionWidget(extractor.extract_activations(prompt, target), **widget_options)
+    if target is not None:
+        widget_options["target"] = target
     if generate is None:
         given = {"do_sample": do_sample, "top_k": top_k, "top_p": top_p, "seed": seed}
         asked = [name for name, value in given.items() if value not in (None, False)]
