@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The GPU checks in one prepared run, for a machine with CUDA (a lent device): the `gpu` tests, then the
+# GPU benchmark. Run from the repository root; what it writes goes to $OUT (default ./gpu-check).
+#
+#   bash benchmarks/gpu_check.sh            # ~6 minutes on an H200: tests ~1 min, benchmark --budget 270 s
+#   BUDGET=150 bash benchmarks/gpu_check.sh # a shorter benchmark (steps that do not fit are skipped, and say so)
+set -uo pipefail
+OUT="${OUT:-gpu-check}"
+BUDGET="${BUDGET:-270}"
+PYTHON="${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
+mkdir -p "$OUT"
+export OUT HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+"$PYTHON" -c "
+import sys, torch
+if not torch.cuda.is_available():
+    sys.exit('gpu_check: no CUDA device here (torch ' + torch.__version__ + '); run it on a machine with one')
+print(torch.cuda.get_device_name(), 'torch', torch.__version__)" | tee "$OUT/device.txt" || exit 1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >> "$OUT/device.txt" 2>/dev/null
+"$PYTHON" -m pytest -q tests/test_devices.py -p no:cacheprovider 2>&1 | tee "$OUT/test_devices.txt"
+tests=${PIPESTATUS[0]}
+"$PYTHON" benchmarks/bench_gpu.py --budget "$BUDGET" 2>&1 | tee "$OUT/bench_gpu.txt"
+bench=${PIPESTATUS[0]}
+echo "tests rc=$tests, benchmark rc=$bench; results in $OUT/ (bench_gpu.json, *.txt)"
+exit $(( tests || bench ))
