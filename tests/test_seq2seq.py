@@ -191,6 +191,9 @@ def test_bad_input_gets_one_line_errors(seq2seq_extractor: AttentionExtractor, r
     assert "\n" not in str(empty.value)
     with pytest.raises(ValueError, match="target is empty"):
         seq2seq_extractor.extract_activations(SOURCE, target="")
+    if seq2seq_extractor.get_model_info()["max_positions"]:  # BART and Marian: learned or fixed positions
+        with pytest.raises(ValueError, match=r"target is \d+ decoder tokens .* accepts at most 128 positions"):
+            seq2seq_extractor.extract_activations(SOURCE, target="word " * 200)
     with pytest.raises(TypeError, match="target must be a str"):
         seq2seq_extractor.extract_activations(SOURCE, target=3)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="kind must be one of 'encoder', 'decoder', 'cross'"):

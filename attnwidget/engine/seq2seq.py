@@ -293,6 +293,12 @@ def run(extractor: Runner, source: str, target: str | None, max_output_tokens: i
     else:
         decoder_ids = [start, *tokenizer(text_target=target)["input_ids"]]
         target_text = target
+        limit = extractor.get_model_info()["max_positions"]
+        if limit and len(decoder_ids) > limit:
+            raise ValueError(
+                f"target is {len(decoder_ids)} decoder tokens (with the start token); {extractor.model_name} accepts "
+                f"at most {limit} positions"
+            )
     route = "sdpa" if getattr(model, "_supports_sdpa", False) else "eager"
     describe = extractor._describe()
     encoder_recording = Recording(lambda: _record_encoder(model, route, encoder_stack, source_ids, describe))
