@@ -31,6 +31,13 @@ CANVAS_VIEWS = ("head-grid", "heatmap", "neuron-plot", "layer-stats")
 def tiny_widget(**traits: Any) -> Any:
     """An AttentionWidget over a random GPT-2 (3 layers × 4 heads, large initial weights: peaky maps and
     predictions, so heads and lens cells differ), seeded, with the bundled MiniLM tokenizer."""
+    import attnwidget
+
+    return attnwidget.AttentionWidget(tiny_extractor().extract_activations(PROMPT), **traits)
+
+
+def tiny_extractor() -> Any:
+    """The extractor of `tiny_widget`'s random GPT-2."""
     import importlib.util
 
     import torch
@@ -51,8 +58,7 @@ def tiny_widget(**traits: Any) -> Any:
         bos_token_id=tokenizer.cls_token_id,
         eos_token_id=tokenizer.sep_token_id,
     )
-    extractor = attnwidget.AttentionExtractor(model=GPT2LMHeadModel(config).eval(), tokenizer=tokenizer)
-    return attnwidget.AttentionWidget(extractor.extract_activations(PROMPT), **traits)
+    return attnwidget.AttentionExtractor(model=GPT2LMHeadModel(config).eval(), tokenizer=tokenizer)
 
 
 def shot(page: Any, name: str, locator: Any = None) -> Path:

@@ -1,0 +1,99 @@
+"""A widget that writes, in marimo: ``mo.ui.anywidget(attnwidget.show(prompt, generate=N))`` in an app served
+by ``marimo run``, opened in Chromium.
+
+The generation's steps and, when writing ends, the recorded pass over prompt + output reach the page from the
+widget's background thread (not from a cell run): marimo's anywidget host must forward trait changes made
+outside a cell. Checked as a person sees it: every step's chip appears, the status says why it stopped, and the
+heatmap and token strip grow to prompt + output; no widget error, no traceback in the server's log.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import JupyterEnv, _free_port
+from tests.browser.hosts import SEQ_LEN, HostPage, HostServer, outside, shot
+
+pytestmark = pytest.mark.browser
+
+STEPS = 12
+APP = textwrap.dedent(
+    f"""
+    import marimo
+
+    app = marimo.App(width="full")
+
+
+    @app.cell
+    def _():
+        import marimo as mo
+
+        import attnwidget
+        from tests.browser.hosts import PROMPT, tiny_extractor
+
+        g = mo.ui.anywidget(attnwidget.show(PROMPT, model=tiny_extractor(), generate={STEPS}))
+        g
+        return
+
+
+    if __name__ == "__main__":
+        app.run()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def marimo_server(jupyter_env: JupyterEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostServer]:
+    folder = tmp_path_factory.mktemp("marimo-generation")
+    (folder / "app.py").write_text(APP, encoding="utf-8")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--no-token", "--no-sandbox"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    env = dict(jupyter_env.env, MARIMO_SKIP_UPDATE_CHECK="1")  # PYTHONPATH = the repository, offline models
+    server = HostServer("marimo", cmd, cwd=folder, env=env, port=port)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def app(browser: Any, marimo_server: HostServer) -> Iterator[HostPage]:
+    opened = HostPage(browser, marimo_server.url)
+    try:
+        opened.page.wait_for_selector("[data-testid=generation]", timeout=90_000)
+        yield opened
+    finally:
+        shot(opened.page, "marimo-generation")
+        opened.close()
+
+
+def test_the_steps_and_the_recorded_pass_arrive_from_the_writing_thread(app: HostPage) -> None:
+    page = app.page
+    status = page.locator("[data-testid=generation-status]").first
+    page.wait_for_function(
+        "el => el.textContent.includes('max_new_tokens reached')", arg=status.element_handle(), timeout=60_000
+    )
+    assert status.inner_text().startswith(f"wrote {STEPS} tokens")
+    assert page.locator("[data-testid=generation-tokens] [data-step]").count() == STEPS
+    # The recorded pass over prompt + output replaced the prompt's: the heatmap has every token's row.
+    heatmap = page.locator("[data-testid=heatmap]").first
+    page.wait_for_function(
+        "([el, n]) => el.closest('.attnwidget').querySelectorAll('[data-testid=token-strip] [data-token-index]')"
+        ".length === n",
+        arg=[heatmap.element_handle(), SEQ_LEN + STEPS],
+        timeout=20_000,
+    )
+
+
+def test_nothing_from_outside_and_no_errors(app: HostPage, marimo_server: HostServer) -> None:
+    assert outside(app.requests) == [], outside(app.requests)
+    assert app.widget_errors() == [], app.widget_errors()
+    log = marimo_server.log_tail(20_000)
+    assert "Traceback" not in log, log
