@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,26 @@ def grid_point(scope: Any, layer: int, head: int) -> tuple[float, float]:
     box = grid.bounding_box()
     assert box and box["width"] > 0, f"head-grid has no box: {box}"
     return box["x"] + (head + 0.5) * box["width"] / HEADS, box["y"] + (layer + 0.5) * box["height"] / LAYERS
+
+
+@contextlib.contextmanager
+def serve_marimo(name: str, app: str, folder: Path, env: dict[str, str]) -> Iterator[HostServer]:
+    """``marimo run`` serving the app whose source is `app` (written to `folder`/app.py), offline, on a free
+    port, logging to test-artifacts/<name>.log; stopped (with its kernels) on leaving."""
+    import sys
+
+    from tests.browser.conftest import _free_port
+
+    (folder / "app.py").write_text(app, encoding="utf-8")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--no-token", "--no-sandbox"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    server = HostServer(name, cmd, cwd=folder, env=dict(env, MARIMO_SKIP_UPDATE_CHECK="1"), port=port)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 class HostServer:

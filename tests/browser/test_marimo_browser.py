@@ -12,14 +12,13 @@ button computes every head's effect (a custom message); nothing is loaded from o
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import JupyterEnv, _free_port
+from tests.browser.conftest import JupyterEnv
 from tests.browser.hosts import (
     LAYERS,
     HostPage,
@@ -28,6 +27,7 @@ from tests.browser.hosts import (
     grid_point,
     lens_state,
     outside,
+    serve_marimo,
     shot,
     wait_views_drawn,
 )
@@ -80,18 +80,9 @@ def readout_is(page: Any, text: str, timeout: float = 20.0) -> None:
 
 @pytest.fixture(scope="module")
 def marimo_server(jupyter_env: JupyterEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostServer]:
-    folder = tmp_path_factory.mktemp("marimo")
-    (folder / "app.py").write_text(APP, encoding="utf-8")
-    port = _free_port()
-    cmd = [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--no-token", "--no-sandbox"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    env = dict(jupyter_env.env, MARIMO_SKIP_UPDATE_CHECK="1")  # PYTHONPATH = the repository, offline models
-    server = HostServer("marimo", cmd, cwd=folder, env=env, port=port)
-    try:
-        server.wait_ready()
+    # jupyter_env: the repository on PYTHONPATH, offline models.
+    with serve_marimo("marimo", APP, tmp_path_factory.mktemp("marimo"), jupyter_env.env) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

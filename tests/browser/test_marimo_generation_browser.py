@@ -9,15 +9,14 @@ heatmap and token strip grow to prompt + output; no widget error, no traceback i
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import JupyterEnv, _free_port
-from tests.browser.hosts import SEQ_LEN, HostPage, HostServer, outside, shot
+from tests.browser.conftest import JupyterEnv
+from tests.browser.hosts import SEQ_LEN, HostPage, HostServer, outside, serve_marimo, shot
 
 pytestmark = pytest.mark.browser
 
@@ -49,18 +48,11 @@ APP = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def marimo_server(jupyter_env: JupyterEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostServer]:
-    folder = tmp_path_factory.mktemp("marimo-generation")
-    (folder / "app.py").write_text(APP, encoding="utf-8")
-    port = _free_port()
-    cmd = [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--no-token", "--no-sandbox"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    env = dict(jupyter_env.env, MARIMO_SKIP_UPDATE_CHECK="1")  # PYTHONPATH = the repository, offline models
-    server = HostServer("marimo", cmd, cwd=folder, env=env, port=port)
-    try:
-        server.wait_ready()
+    # jupyter_env: the repository on PYTHONPATH, offline models.
+    with serve_marimo(
+        "marimo-generation", APP, tmp_path_factory.mktemp("marimo-generation"), jupyter_env.env
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
