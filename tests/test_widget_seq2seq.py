@@ -143,3 +143,6 @@ def test_a_cross_map_is_rectangular_even_when_the_texts_have_as_many_tokens(t5: 
     np.testing.assert_allclose(
         encode.decode_attention_map(w._attention_map), same.attention(0, 0, kind="cross"), atol=1e-3
     )
+    with pytest.raises(traitlets.TraitError, match="shown whole"):  # and never zoomed, square or not
+        w.map_window = [0, 2, 0, 2]
+    assert w.encoded_window(0, 0, [0, 2, 0, 2]) == {}

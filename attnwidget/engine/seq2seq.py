@@ -68,6 +68,32 @@ class Runner(Protocol):
     def get_model_info(self) -> dict[str, Any]: ...
 
 
+#: The kind an encoder-decoder run shows when none is asked for (widget, figures, pages).
+DEFAULT_KIND = "cross"
+
+
+def part_of(result: Any, kind: str | None) -> Extraction:
+    """What a view, figure or page of `result` shows: part `kind` of an `EncoderDecoderExtraction` (default
+    `DEFAULT_KIND`), or `result` itself (an Extraction; `kind`, if given, must be the part it is)."""
+    if isinstance(result, EncoderDecoderExtraction):
+        return result.part(DEFAULT_KIND if kind is None else kind)
+    if not isinstance(result, Extraction):
+        raise TypeError(f"expected an Extraction or an EncoderDecoderExtraction, got {type(result).__name__}")
+    if kind is not None:
+        check_kind(kind)
+        if result.stack is None:
+            raise ValueError(
+                f"kind={kind!r} is for encoder-decoder runs (T5, BART, Marian, ...); {result.model_name} has one "
+                "kind of attention"
+            )
+        if kind != result.stack:
+            raise ValueError(
+                f"kind={kind!r}, but this extraction is the {result.stack} part: pass the whole "
+                "EncoderDecoderExtraction, or its part .{kind}"
+            )
+    return result
+
+
 @dataclass(frozen=True)
 class Stack:
     """One of the model's two stacks of blocks."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..analysis.scores import focused_heads
 from ..engine.extraction import Extraction
-from ..engine.seq2seq import EncoderDecoderExtraction, check_kind
+from ..engine.seq2seq import EncoderDecoderExtraction, part_of
 from ..widgets.attention import KIND_TITLES, AttentionWidget
 from ..widgets.base import bundle_text
 
@@ -84,15 +84,11 @@ def _page_widget(source: Any, kind: str | None, layer: int | None, head: int | N
         if kind is not None or layer is not None or head is not None:
             raise ValueError("kind=, layer= and head= are for an extraction; a widget is written as it is")
         return source
-    if isinstance(source, EncoderDecoderExtraction):
-        shown = source.part("cross" if kind is None else kind)
-    elif isinstance(source, Extraction):
-        if kind is not None and check_kind(kind) != source.stack:
-            what = f"its {source.stack} part" if source.stack else "one kind of attention"
-            raise ValueError(f"kind={kind!r} chooses the part of an encoder-decoder run; this extraction is {what}")
-        shown, kind = source, None
-    else:
+    if not isinstance(source, (Extraction, EncoderDecoderExtraction)):
         raise TypeError(f"export_html needs an AttentionWidget or an Extraction, got {type(source).__name__}")
+    shown = part_of(source, kind)
+    if not isinstance(source, EncoderDecoderExtraction):
+        kind = None  # an extraction (or one part of a run) shows its only attention
     layers, heads = shown.num_layers, shown.num_heads
     layer = 0 if layer is None else layer % layers if -layers <= layer < layers else layer
     head = 0 if head is None else head % heads if -heads <= head < heads else head

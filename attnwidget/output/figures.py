@@ -26,12 +26,10 @@ from ..analysis.neurons import colour_limit, most_different_neurons, top_variabl
 from ..analysis.pooling import max_pool_2d
 from ..analysis.scores import SCORES, focused_heads
 from ..engine.extraction import Extraction, check_index
-from ..engine.seq2seq import CrossExtraction, EncoderDecoderExtraction, check_kind
+from ..engine.seq2seq import CrossExtraction, EncoderDecoderExtraction, part_of
 
 # At most this many token labels on an axis; beyond it every n-th label is shown.
 MAX_LABELS = 48
-#: The kind a figure of an `EncoderDecoderExtraction` draws when no ``kind=`` is given.
-DEFAULT_KIND = "cross"
 KIND_TITLES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention", "cross": "cross-attention"}
 # (rows, columns) axis labels of a map of each kind; None: a decoder-only or encoder-only model's.
 AXIS_LABELS: dict[str | None, tuple[str, str]] = {
@@ -40,28 +38,6 @@ AXIS_LABELS: dict[str | None, tuple[str, str]] = {
     "decoder": ("decoder token (attending)", "decoder token (attended to)"),
     "cross": ("decoder token (attending)", "source token (attended to)"),
 }
-
-
-def part_of(result: Any, kind: str | None) -> Extraction:
-    """The extraction a figure draws: part `kind` of an `EncoderDecoderExtraction` (default "cross"), or
-    `result` itself (an Extraction; `kind`, if given, must be the part it is)."""
-    if isinstance(result, EncoderDecoderExtraction):
-        return result.part(DEFAULT_KIND if kind is None else kind)
-    if not isinstance(result, Extraction):
-        raise TypeError(f"expected an Extraction or an EncoderDecoderExtraction, got {type(result).__name__}")
-    if kind is not None:
-        check_kind(kind)
-        if result.stack is None:
-            raise ValueError(
-                f"kind={kind!r} is for encoder-decoder runs (T5, BART, Marian, ...); {result.model_name} has one "
-                "kind of attention"
-            )
-        if kind != result.stack:
-            raise ValueError(
-                f"kind={kind!r}, but this extraction is the {result.stack} part: pass the whole "
-                "EncoderDecoderExtraction, or its part .{kind}"
-            )
-    return result
 
 
 def key_tokens_of(extraction: Extraction) -> list[str] | None:
@@ -236,7 +212,7 @@ class AttentionVisualizer:
                 part.iter_attention(),
                 part.num_layers,
                 part.num_heads,
-                (part.seq_len, part.key_len if isinstance(part, CrossExtraction) else part.seq_len),
+                (part.seq_len, part.key_len),
                 tokens or part.display_tokens,
                 save_path,
                 gamma,

@@ -312,7 +312,7 @@ class AttentionWidget(WidgetBase):
         if isinstance(extraction, EncoderDecoderExtraction):
             if generation is not None:
                 raise ValueError("generation is for decoder-only models: an encoder-decoder run has no generation")
-            kind = "cross" if kind is None else kind
+            kind = seq2seq.DEFAULT_KIND if kind is None else kind
             if kind not in seq2seq.KINDS:
                 raise invalid("kind", one_of(seq2seq.KINDS), kind)
             shown = extraction.part(kind)
@@ -412,8 +412,7 @@ class AttentionWidget(WidgetBase):
     def _static_state(self) -> dict[str, Any]:
         ex = self._extraction
         # Square for self-attention; cross-attention's rows are the decoder's tokens, its columns the source's.
-        side = encode.thumbnail_size(ex.num_layers * ex.num_heads, max(ex.seq_len, ex.key_len))
-        thumb_rows, thumb_cols = min(side, ex.seq_len), min(side, ex.key_len)
+        side, thumb_rows, thumb_cols = encode.thumbnail_shape(ex.num_layers * ex.num_heads, ex.seq_len, ex.key_len)
         thumbnails = np.zeros((ex.num_layers, ex.num_heads, thumb_rows, thumb_cols), dtype=np.uint8)
         # A generation's rows (every step's, when they fit `_step_rows`' budget) are rows of these maps.
         steps, prompt_length = len(self._steps()), ex.prompt_length
@@ -657,11 +656,16 @@ class AttentionWidget(WidgetBase):
             raise invalid("panel", one_of(choices) + (_panel_why(self, panel) if isinstance(panel, str) else ""), panel)
         return panel
 
+    @property
+    def _cross(self) -> bool:
+        """Whether the maps shown are cross-attention (keys: the source's tokens): rectangles, never zoomed,
+        even when both texts happen to have as many tokens."""
+        return isinstance(self._extraction, seq2seq.CrossExtraction)
+
     def _check_map_window(self, value: Any) -> list[int]:
-        ex = self._extraction
-        if ex.key_len != ex.seq_len and value not in (None, [], (), {}):
+        if self._cross and value not in (None, [], (), {}):
             raise ValueError(str(invalid("map_window", "[] (a cross-attention map is shown whole, not zoomed)", value)))
-        window = check_window(value, ex.seq_len)
+        window = check_window(value, self._extraction.seq_len)
         return [] if window is None else list(window)
 
     @property
@@ -689,8 +693,7 @@ class AttentionWidget(WidgetBase):
         bytes}``: what the views receive in ``_attention_map`` when that head is selected. A kernel-less page
         can carry several (``mountStatic(el, state, extraMaps)``) so that clicking them needs no kernel."""
         layer, head, weighting, values = self._head_map(layer, head, weighting)
-        cross = isinstance(self._extraction, seq2seq.CrossExtraction)
-        encoded = encode.encode_attention_map(values, self._extraction.is_causal, rectangular=cross)
+        encoded = encode.encode_attention_map(values, self._extraction.is_causal, rectangular=self._cross)
         info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}
         if self._result is not None:
             info["kind"] = self._extraction.stack
@@ -702,7 +705,7 @@ class AttentionWidget(WidgetBase):
         there ({} for no window)."""
         checked = check_window(window, self._extraction.seq_len, "window")
         layer, head, weighting, values = self._head_map(layer, head, weighting)
-        if checked is None or values.shape[0] != values.shape[1]:  # a cross map is never zoomed
+        if checked is None or self._cross:  # a cross map is never zoomed
             return {}
         encoded = encode.encode_attention_window(values, checked)
         info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}

@@ -28,7 +28,6 @@ import numpy as np
 import traitlets
 
 from ..analysis import differences as _differences
-from ..analysis.pooling import max_pool_2d
 from ..analysis.scores import SCORES, ScoreAccumulator
 from ..engine.extraction import Extraction
 from ..engine.extractor import shared_extractor
@@ -52,12 +51,6 @@ def map_side(seq_len: int, causal: bool, prompts: int) -> int:
     per_prompt = MAPS_BUDGET // prompts
     # Lower triangle of float16: ~side² bytes; full: 2·side² bytes.
     return max(1, min(seq_len, encode.MAP_MAX_SIZE, math.isqrt(per_prompt // (1 if causal else 2))))
-
-
-def cross_map_shape(seq_len: int, key_len: int, prompts: int) -> tuple[int, int]:
-    """Rows and columns of a cross-attention map in the views so that all prompts' maps fit `MAPS_BUDGET`."""
-    side = map_side(max(seq_len, key_len), False, prompts)
-    return min(seq_len, side), min(key_len, side)
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -207,11 +200,8 @@ class CompareWidget(WidgetBase):
         exs = self._extractions
         count = len(exs)
         layers, heads = exs[0].num_layers, exs[0].num_heads
-        shapes = []
-        for ex in exs:
-            keys = ex.key_len
-            side = encode.thumbnail_size(layers * heads, max(ex.seq_len, keys), encode.THUMBNAIL_BUDGET // count)
-            shapes.append((min(side, ex.seq_len), min(side, keys)))
+        budget = encode.THUMBNAIL_BUDGET // count
+        shapes = [encode.thumbnail_shape(layers * heads, ex.seq_len, ex.key_len, budget)[1:] for ex in exs]
         thumbnails = [np.zeros((layers, heads, rows, cols), dtype=np.uint8) for rows, cols in shapes]
         accumulator = _differences.DifferenceAccumulator(exs)
         scorers = [ScoreAccumulator(layers, heads, ex.input_ids, ex.is_causal) for ex in exs]
@@ -224,7 +214,7 @@ class CompareWidget(WidgetBase):
                 for scorer, ex, m in zip(scorers, exs, maps)
             ]
             for index, layer_maps in enumerate(maps):
-                thumbnails[index][layer] = encode.compand_uint8(max_pool_2d(layer_maps, *shapes[index]))
+                thumbnails[index][layer] = encode.thumbnails(layer_maps, *shapes[index])
             accumulator.add(layer, maps, tables)
         for ex, scorer in zip(exs, scorers):
             ex.remember_head_scores(scorer.result())
@@ -330,14 +320,10 @@ class CompareWidget(WidgetBase):
         count = len(self._extractions)
         maps: list[dict[str, Any]] = []
         for ex in self._extractions:
-            if isinstance(ex, CrossExtraction):
-                encoded = encode.encode_rectangular_map(
-                    ex.attention(layer, head), *cross_map_shape(ex.seq_len, ex.key_len, count)
-                )
-                maps.append({"info": {"layer": layer, "head": head, **encoded["info"]}, "data": encoded["data"]})
-                continue
-            side = map_side(ex.seq_len, ex.is_causal, count)
-            encoded = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal, side)
+            # A cross-attention map [decoder tokens, source tokens]: each side capped at the longer one's share.
+            cross = isinstance(ex, CrossExtraction)
+            side = map_side(max(ex.seq_len, ex.key_len), ex.is_causal, count)
+            encoded = encode.encode_attention_map(ex.attention(layer, head), ex.is_causal, side, rectangular=cross)
             info: dict[str, Any] = {"layer": layer, "head": head, **encoded["info"]}
             maps.append({"info": info, "data": encoded["data"]})
         return maps

@@ -113,9 +113,20 @@ def expand_uint8(codes: np.ndarray) -> np.ndarray:
     return np.square(codes.astype(np.float32) / 255.0)
 
 
-def thumbnails(maps: np.ndarray, side: int) -> np.ndarray:
-    """One layer's maps [heads, seq, seq] → uint8 thumbnails [heads, side, side]."""
-    return compand_uint8(max_pool(maps, side))
+def thumbnail_shape(
+    num_maps: int, seq_len: int, key_len: int | None = None, budget: int = THUMBNAIL_BUDGET
+) -> tuple[int, int, int]:
+    """``(T, rows, cols)``: the side T of `thumbnail_size` for the longer of the maps' sides, and each side
+    capped at T (``rows = cols = T`` for self-attention; a cross-attention map [seq_len, key_len] stays a
+    rectangle)."""
+    keys = seq_len if key_len is None else key_len
+    side = thumbnail_size(num_maps, max(seq_len, keys), budget)
+    return side, min(side, seq_len), min(side, keys)
+
+
+def thumbnails(maps: np.ndarray, rows: int, cols: int | None = None) -> np.ndarray:
+    """One layer's maps [heads, seq, keys] → uint8 thumbnails [heads, rows, cols] (square: ``cols = rows``)."""
+    return compand_uint8(max_pool_2d(maps, rows, rows if cols is None else cols))
 
 
 # ---- one head's map --------------------------------------------------------------------------------
