@@ -278,9 +278,7 @@ def print_summary(prompt: str, model: str | None, top: int, target: str | None =
     extractor = AttentionExtractor(model)
     check_target_model(extractor, target)
     loaded = time.perf_counter()
-    result = extractor.extract_activations(prompt, target) if extractor.is_encoder_decoder else None
-    if result is None:
-        result = extractor.extract_activations(prompt)
+    result = extractor.extract_activations(prompt, target)  # target is None but for an encoder-decoder model
     extracted = time.perf_counter()
     info = extractor.get_model_info()
 

@@ -363,11 +363,11 @@ def gpt_neo_capture(model: Any, recorder: AttentionRecorder, only_layer: int | N
             del attention._attn  # drop the instance attribute; the class method shows through again
 
 
-def find_layer_blocks(model: Any, stack: Any = None, num_layers: int | None = None) -> nn.ModuleList:
-    """The list of transformer blocks: the first ModuleList as long as the model has layers. For an
-    encoder-decoder model, those of one `stack` (its encoder or decoder module) with `num_layers` blocks."""
-    num_layers = model.config.num_hidden_layers if num_layers is None else num_layers
-    for module in (model if stack is None else stack).modules():
+def find_layer_blocks(model: Any) -> nn.ModuleList:
+    """The list of transformer blocks: the first ModuleList as long as the model has layers (an
+    encoder-decoder model's stacks: `seq2seq.stacks`)."""
+    num_layers = model.config.num_hidden_layers
+    for module in model.modules():
         if isinstance(module, nn.ModuleList) and len(module) == num_layers:
             return module
     raise RuntimeError(f"could not find the {num_layers} transformer blocks of {type(model).__name__}")

@@ -115,8 +115,9 @@ class Extraction:
         return "" if self.no_model is None else f"{what} needs the model: {self.no_model}"
 
     def _require_model(self, what: str) -> None:
-        if self.no_model is not None or self.stack is not None:
-            raise ValueError(self.needs_model(what))
+        why = self.needs_model(what)
+        if why:
+            raise ValueError(why)
 
     # ---- the recorded pass (rebuilt when the memory budget dropped it) ---------------------------------
     @property

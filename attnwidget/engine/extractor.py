@@ -99,8 +99,8 @@ class AttentionExtractor:
         has_head = model.get_output_embeddings() is not None
         self._predictor = NextTokenPredictor(model, tokenizer, top_k) if is_causal and has_head else None
         self._lens = LensProjector(model, self._predictor) if self._predictor is not None else None
-        self._recent: OrderedDict[str, Extraction] = OrderedDict()
-        self._recent_seq2seq: OrderedDict[str, seq2seq.EncoderDecoderExtraction] = OrderedDict()
+        # The last results, by prompt (an encoder-decoder model's by (source, target)).
+        self._recent: OrderedDict[Any, Any] = OrderedDict()
 
     # ---- the API of the scripts attnwidget replaces -------------------------------------------------------------
     @overload
@@ -130,13 +130,12 @@ class AttentionExtractor:
         return seq2seq.is_encoder_decoder(self.model)
 
     def _run_seq2seq(self, source: str, target: str | None) -> seq2seq.EncoderDecoderExtraction:
-        key = f"{source}\x00{target}" if target is not None else f"{source}\x00"
-        if key not in self._recent_seq2seq:
-            self._recent_seq2seq[key] = seq2seq.run(self, source, target, seq2seq.DEFAULT_OUTPUT_TOKENS)
-            while len(self._recent_seq2seq) > 4:
-                self._recent_seq2seq.popitem(last=False)
-        self._recent_seq2seq.move_to_end(key)
-        return self._recent_seq2seq[key]
+        key = (source, target)
+        if key in self._recent:
+            self._recent.move_to_end(key)
+        else:
+            self._remember(key, seq2seq.run(self, source, target, seq2seq.DEFAULT_OUTPUT_TOKENS))
+        return self._recent[key]  # type: ignore[no-any-return]
 
     def extract_batch(self, prompts: Sequence[str]) -> list[Extraction]:
         """Run several prompts, batched into padded forward passes; results are per prompt, padding removed.
@@ -157,7 +156,7 @@ class AttentionExtractor:
         for batch in _batches(pending, [len(tokenized[i].ids) for i in pending]):
             for index, extraction in zip(batch, self._run([tokenized[i] for i in batch])):
                 results[index] = extraction
-                self._remember(extraction)
+                self._remember(extraction.prompt, extraction)
         return [results[i] for i in range(len(tokenized))]
 
     def get_attention_stats(self, prompt: str) -> dict[str, dict[str, Any]]:
@@ -297,8 +296,8 @@ class AttentionExtractor:
         architecture = type(self.model).__name__
         return self.model_name if self.model_name == architecture else f"{self.model_name} ({architecture})"
 
-    def _remember(self, extraction: Extraction) -> None:
-        self._recent[extraction.prompt] = extraction
+    def _remember(self, key: Any, result: Any) -> None:
+        self._recent[key] = result
         while len(self._recent) > 4:
             self._recent.popitem(last=False)
 

@@ -24,7 +24,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
   const side = info.thumbnail_size;
   // Cross-attention thumbnails are rows (decoder tokens) × columns (source tokens), drawn with their aspect.
   const shape = data.thumbnailShape(info);
-  const rect = shape.rows !== shape.cols || data.isCross(info);
+  const rect = data.isCross(info);
 
   const root = el("section", "aw-panel aw-grid-panel");
   const header = el("div", "aw-panel-header");

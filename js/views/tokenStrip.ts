@@ -12,6 +12,23 @@ import type { View, ViewContext } from "./view";
 /** Opacity of the tint of the token the pinned one attends to most; the others: √(w / max) of it. */
 const TINT = 0.75;
 
+/** One span per token, its text as text (never markup); a token that holds part of a character (its bytes,
+ * ⟨f0 9f⟩) is drawn apart, and says which on hover (`notes`). Shared with the two strips of tokenStrips.ts. */
+export function tokenSpans(texts: string[], notes: Record<string, string>): HTMLSpanElement[] {
+  return texts.map((text, index) => {
+    const note = notes[String(index)];
+    const attrs: Record<string, string> = { "data-token-index": String(index) };
+    if (note) attrs.title = note;
+    return el("span", note ? "aw-token is-piece" : "aw-token", text, attrs);
+  });
+}
+
+/** The index of the token span under an event's target, -1 for none. */
+export function tokenIndexOf(target: EventTarget | null): number {
+  const node = target instanceof Element ? target.closest("[data-token-index]") : null;
+  return node ? Number(node.getAttribute("data-token-index")) : -1;
+}
+
 export function createTokenStrip({ model, selection, theme, lifetime }: ViewContext): View {
   const root = el("section", "aw-panel aw-tokens");
   const header = el("div", "aw-panel-header");
@@ -24,13 +41,7 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
 
   const texts = data.tokens(model);
   const notes = data.info(model).token_notes ?? {};
-  const spans: HTMLSpanElement[] = texts.map((text, index) => {
-    const note = notes[String(index)];
-    // A token that holds part of a character (its bytes, ⟨f0 9f⟩) is drawn apart, and says which on hover.
-    const attrs: Record<string, string> = { "data-token-index": String(index) };
-    if (note) attrs.title = note;
-    return el("span", note ? "aw-token is-piece" : "aw-token", text, attrs);
-  });
+  const spans = tokenSpans(texts, notes);
   strip.append(...spans);
 
   let hovered = -1;
@@ -45,10 +56,6 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
     // offsetTop is relative to the strip (position: relative in widget.css).
     const next = nearestScroll(span.offsetTop, span.offsetHeight, strip.scrollTop, strip.clientHeight);
     if (next !== strip.scrollTop) strip.scrollTop = next;
-  };
-  const indexOf = (target: EventTarget | null): number => {
-    const node = target instanceof Element ? target.closest("[data-token-index]") : null;
-    return node ? Number(node.getAttribute("data-token-index")) : -1;
   };
 
   // The pinned query's attention row over the tokens, while the strip is tinted by it.
@@ -130,7 +137,7 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
   };
 
   lifetime.listen(strip, "mouseover", (event) => {
-    const index = indexOf(event.target);
+    const index = tokenIndexOf(event.target);
     if (index >= 0) selection.hover(index);
   });
   lifetime.listen(strip, "mouseenter", () => {
@@ -141,7 +148,7 @@ export function createTokenStrip({ model, selection, theme, lifetime }: ViewCont
     selection.hover(-1);
   });
   lifetime.listen(strip, "click", (event) => {
-    const index = indexOf(event.target);
+    const index = tokenIndexOf(event.target);
     if (index >= 0) selection.pin(index === selection.token ? -1 : index, "token-strip");
   });
 

@@ -12,6 +12,7 @@ import { binOf, mapShape } from "../decode";
 import { el, setLiveText } from "../dom";
 import { tokenLabel } from "../layout";
 import { createLegend } from "./legend";
+import { tokenIndexOf, tokenSpans } from "./tokenStrip";
 import type { View, ViewContext } from "./view";
 
 /** Opacity of the tint of the most-read token; the others: √(w / max) of it. */
@@ -27,21 +28,11 @@ interface Strip {
 function makeStrip(label: string, texts: string[], notes: Record<string, string>, testid: string, title: string): Strip {
   const row = el("div", "aw-strip-row");
   const strip = el("div", "aw-strip", undefined, { "data-testid": testid, "aria-label": label });
-  const spans = texts.map((text, index) => {
-    const note = notes[String(index)];
-    const attrs: Record<string, string> = { "data-token-index": String(index) };
-    if (note) attrs.title = note;
-    return el("span", note ? "aw-token is-piece" : "aw-token", text, attrs);
-  });
+  const spans = tokenSpans(texts, notes);
   strip.append(...spans);
   row.append(el("span", "aw-strip-label", label, { title }), strip);
   return { row, strip, spans, texts };
 }
-
-const indexOf = (target: EventTarget | null): number => {
-  const node = target instanceof Element ? target.closest("[data-token-index]") : null;
-  return node ? Number(node.getAttribute("data-token-index")) : -1;
-};
 
 export function createTokenStrips({ model, selection, theme, lifetime }: ViewContext): View {
   const info = data.info(model);
@@ -160,17 +151,17 @@ export function createTokenStrips({ model, selection, theme, lifetime }: ViewCon
   };
 
   lifetime.listen(queries.strip, "mouseover", (event) => {
-    const index = indexOf(event.target);
+    const index = tokenIndexOf(event.target);
     if (index >= 0) selection.hover(index);
   });
   lifetime.listen(queries.strip, "mouseleave", () => selection.hover(-1));
   lifetime.listen(queries.strip, "click", (event) => {
-    const index = indexOf(event.target);
+    const index = tokenIndexOf(event.target);
     if (index >= 0) selection.pin(index === selection.token ? -1 : index, "token-strip");
   });
   if (cross) {
     lifetime.listen(source.strip, "mouseover", (event) => {
-      const index = indexOf(event.target);
+      const index = tokenIndexOf(event.target);
       if (index >= 0) selection.hoverKey(index);
     });
     lifetime.listen(source.strip, "mouseleave", () => selection.hoverKey(-1));
