@@ -383,6 +383,12 @@ def _in_out_features(module: nn.Module) -> tuple[int, int] | None:
     return None
 
 
+def neuron_width(projection: nn.Module | None) -> int | None:
+    """How many MLP neurons an output projection reads (its input width); None without one."""
+    features = _in_out_features(projection) if projection is not None else None
+    return None if features is None else features[0]
+
+
 def find_mlp_output_projection(block: nn.Module, hidden_size: int) -> nn.Module | None:
     """The MLP's output projection: the last projection from a wider space back to the hidden size.
 
@@ -570,9 +576,7 @@ class LayerSource:
     def mlp_width(self, layer: int) -> int | None:
         """How many MLP neurons `layer` has (its output projection's input width), read from the module
         without running it; None where the MLP could not be located."""
-        projection = self.replayer.projections[layer]
-        features = _in_out_features(projection) if projection is not None else None
-        return None if features is None else features[0]
+        return neuron_width(self.replayer.projections[layer])
 
     def _key(self, name: str) -> str:
         # A decoder's self- and cross-attention inputs come from one recorded pass: kept under two names.

@@ -437,9 +437,8 @@ def model_info(model: Any) -> dict[str, Any]:
     num_heads = int(config.num_attention_heads)
     hidden = int(config.hidden_size)
     blocks = capture.find_layer_blocks(model)
-    projection = capture.find_mlp_output_projection(blocks[0], hidden)
-    features = capture._in_out_features(projection) if projection is not None else None
-    intermediate = features[0] if features else (getattr(config, "intermediate_size", None) or 4 * hidden)
+    width = capture.neuron_width(capture.find_mlp_output_projection(blocks[0], hidden))
+    intermediate = width or getattr(config, "intermediate_size", None) or 4 * hidden
     architecture = type(model).__name__
     is_causal = bool(getattr(config, "is_decoder", False)) or architecture.endswith(("ForCausalLM", "LMHeadModel"))
     return {

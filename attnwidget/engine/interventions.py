@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .attribution import _cut_rows, _device_of, _replay, _row_dispatch, _RowState, _structure, resolve_token
-from .capture import LayerSource, _in_out_features, model_lock
+from .capture import LayerSource, _in_out_features, model_lock, neuron_width
 from .lens import find_final_norm
 
 MODES = ("zero", "mean")
@@ -128,10 +128,10 @@ def _output_projection(source: LayerSource, layer: int) -> tuple[nn.Module, int]
 
 def _mlp_projection(source: LayerSource, layer: int, model_name: str) -> tuple[nn.Module, int]:
     projection = source.replayer.projections[layer]
-    features = _in_out_features(projection) if projection is not None else None
-    if projection is None or features is None:
+    width = neuron_width(projection)
+    if projection is None or width is None:
         raise ValueError(f"the MLP of {model_name} could not be located, so it has no neurons to intervene on")
-    return projection, features[0]
+    return projection, width
 
 
 def _clean_input(source: LayerSource, batch_index: int, projection: nn.Module, layer: int) -> torch.Tensor:

@@ -119,14 +119,13 @@ def stacks(model: Any) -> tuple[Stack, Stack]:
 
 def stack_info(model_info: dict[str, Any], stack: Stack, hidden: int, kind: str) -> dict[str, Any]:
     """`model_info` with one stack's shape: its layers, heads and MLP width."""
-    projection = capture.find_mlp_output_projection(stack.blocks[0], hidden)
-    features = capture._in_out_features(projection) if projection is not None else None
+    width = capture.neuron_width(capture.find_mlp_output_projection(stack.blocks[0], hidden))
     return {
         **model_info,
         "num_layers": len(stack.blocks),
         "num_heads": stack.num_heads,
         "num_key_value_heads": stack.num_heads,
-        "intermediate_size": int(features[0]) if features else model_info["intermediate_size"],
+        "intermediate_size": width or model_info["intermediate_size"],
         "is_causal": kind == "decoder",
         "kind": kind,
     }
