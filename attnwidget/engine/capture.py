@@ -153,6 +153,14 @@ def _future_keys(rows: int, device: torch.device) -> torch.Tensor:
     return torch.ones(rows, rows, dtype=torch.bool, device=device).triu(1)
 
 
+def stored_maps(maps: Any) -> list[LayerAttentionInputs] | None:
+    """The maps a model returned with ``output_attentions`` (the eager route), one `LayerAttentionInputs`
+    per layer holding them whole; None when some layer returned none."""
+    if not maps or any(m is None for m in maps):
+        return None
+    return [LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=m.detach().float()) for m in maps]
+
+
 def _mask_rows(mask: torch.Tensor, batch_index: int, head_ids: list[int]) -> torch.Tensor:
     """Slice a mask broadcastable to [batch, heads, q, k] down to one batch row's [heads, q, k]."""
     while mask.dim() < 4:

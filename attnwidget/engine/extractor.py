@@ -396,15 +396,12 @@ class AttentionExtractor:
         )
 
     def _stored_attention(self, outputs: Any) -> list[capture.LayerAttentionInputs]:
-        maps = getattr(outputs, "attentions", None)
-        if not maps or any(m is None for m in maps):
+        stored = capture.stored_maps(getattr(outputs, "attentions", None))
+        if stored is None:
             raise AttentionUnavailableError(
                 f"{self._describe()} returns no attention weights: it has no attention layers attnwidget can read"
             )
-        return [
-            capture.LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=m.detach().float())
-            for m in maps
-        ]
+        return stored
 
 
 def _choose_route(model: Any) -> str:

@@ -438,11 +438,10 @@ def _listening(model: Any, route: str, counter: capture.AttentionRecorder) -> An
 
 
 def _stored(maps: Any, describe: str, what: str) -> list[capture.LayerAttentionInputs]:
-    if not maps or any(m is None for m in maps):
+    stored = capture.stored_maps(maps)
+    if stored is None:
         raise AttentionUnavailableError(f"{describe} returns no {what} weights")
-    return [
-        capture.LayerAttentionInputs(query=None, key=None, scaling=1.0, stored_weights=m.detach().float()) for m in maps
-    ]
+    return stored
 
 
 def _check_calls(counter: capture.AttentionRecorder, expected: int, describe: str, what: str) -> None:
