@@ -1,7 +1,7 @@
 """The engine and the widget build on a GPU: random-weight Llamas built from configs (no downloads), in
 float32 and bfloat16, at 4096 and 16384 tokens.
 
-    python benchmarks/bench_gpu.py                 # on a CUDA machine (about 4 minutes on an H200)
+    python benchmarks/bench_gpu.py                 # on a CUDA machine (about 2 minutes on an H200)
     .venv/bin/python benchmarks/bench_gpu.py --quick --device cpu   # tiny sizes: checks the script itself
 
 Shapes: SmolLM2-135M (30 layers, 9 heads, 3 KV heads, hidden 576) and Llama-3.2-1B (16 layers, 32 heads,

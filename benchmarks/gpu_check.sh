@@ -2,7 +2,7 @@
 # The GPU checks in one prepared run, for a machine with CUDA (a lent device): the `gpu` tests, then the
 # GPU benchmark. Run from the repository root; what it writes goes to $OUT (default ./gpu-check).
 #
-#   bash benchmarks/gpu_check.sh            # ~6 minutes on an H200: tests ~1 min, benchmark --budget 270 s
+#   bash benchmarks/gpu_check.sh            # ~3 minutes on an H200: tests ~15 s, benchmark ~2 min (--budget 270 s caps it)
 #   BUDGET=150 bash benchmarks/gpu_check.sh # a shorter benchmark (steps that do not fit are skipped, and say so)
 set -uo pipefail
 OUT="${OUT:-gpu-check}"
