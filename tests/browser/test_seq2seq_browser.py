@@ -217,7 +217,13 @@ def test_save_cross_heatmap_svg(lab: Any) -> None:
     import xml.etree.ElementTree as ET
 
     lab.kernel.run("w.kind = 'cross'; w.layer, w.head = 1, 2")
-    wait_js(lab, "el => el.dataset.shown === 'full 1 2'", find(lab, "heatmap").element_handle())
+    # Looked up inside the cell on every poll: a change of kind replaces the heatmap element, so a handle
+    # taken now could be the old one, which is never drawn again (this flaked in CI).
+    wait_js(
+        lab,
+        "el => el.querySelector('[data-testid=heatmap]')?.dataset.shown === 'full 1 2'",
+        lab.output(CELL).element_handle(),
+    )
     with lab.page.expect_download() as info:
         find(lab, "save-svg-heatmap").click()
     download = info.value
