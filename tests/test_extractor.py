@@ -202,6 +202,27 @@ def test_a_model_without_attention_says_so(bert_tokenizer: Any) -> None:
         AttentionExtractor(model=transformers.MambaForCausalLM(config), tokenizer=bert_tokenizer)
 
 
+def test_an_attention_call_we_did_not_expect_is_refused(bert_tokenizer: Any) -> None:
+    """A block whose attention runs twice would put a map at the wrong layer: the pass is refused, in a line."""
+    model = tiny_model("llama")
+    attention = model.model.layers[1].self_attn
+    once = attention.forward
+
+    def twice(*args: Any, **kwargs: Any) -> Any:
+        once(*args, **kwargs)
+        return once(*args, **kwargs)
+
+    attention.forward = twice
+    extractor = AttentionExtractor(model_name="tiny-llama", model=model, tokenizer=bert_tokenizer)
+    if extractor.route != "sdpa":
+        pytest.skip("the calls are counted on the sdpa route")
+    with pytest.raises(AttentionUnavailableError) as error:
+        extractor.extract_activations(PROMPT)
+    layers = model.config.num_hidden_layers
+    assert f"{layers + 1} attention calls seen in its forward pass for {layers} expected" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
 def test_hostile_text_is_kept_verbatim(gpt2: AttentionExtractor) -> None:
     prompt = '</script><img src=x onerror="alert(1)"> \u2028 e\u0301 👩‍🚀'
     result = gpt2.extract_activations(prompt)

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .errors import AttentionUnavailableError
 from .recording import Recording
 
 # The recorder of the forward pass in progress, if any. A ContextVar, so the sdpa wrapper installed in
@@ -195,6 +196,15 @@ class AttentionRecorder:
         self.calls = 0
         # Layer index for modules that do not carry one: counted from here in call order.
         self._first_index = first_index
+
+    def require_calls(self, expected: int, describe: str, where: str) -> None:
+        """Refuse a pass whose attention calls are not the ones expected (a call we did not hear, or an extra
+        one, would put maps at the wrong layer): `describe` names the model, `where` the part that ran."""
+        if self.calls != expected:
+            raise AttentionUnavailableError(
+                f"{describe}: {self.calls} attention calls seen in its {where} for {expected} expected, so its "
+                "maps cannot be reported faithfully"
+            )
 
     def next_layer_index(self, module: nn.Module) -> int:
         index = getattr(module, "layer_idx", None)

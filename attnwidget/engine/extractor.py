@@ -381,11 +381,8 @@ class AttentionExtractor:
         if any(call is None for call in streams.block_calls):
             raise AttentionUnavailableError(f"{self._describe()}: not every transformer block ran in the forward pass")
         num_layers = len(streams.blocks)
-        if self.route == "sdpa" and counter.calls != num_layers:
-            raise AttentionUnavailableError(
-                f"{self._describe()}: {counter.calls} attention calls seen for {num_layers} layers, so its maps "
-                "cannot be reported faithfully"
-            )
+        if self.route == "sdpa":
+            counter.require_calls(num_layers, self._describe(), "forward pass")
         assert streams.residual is not None  # every block ran, so the first one's hook allocated it
         return RecordedPass(
             residual=streams.residual,

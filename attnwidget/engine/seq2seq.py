@@ -444,14 +444,6 @@ def _stored(maps: Any, describe: str, what: str) -> list[capture.LayerAttentionI
     return stored
 
 
-def _check_calls(counter: capture.AttentionRecorder, expected: int, describe: str, what: str) -> None:
-    if counter.calls != expected:
-        raise AttentionUnavailableError(
-            f"{describe}: {counter.calls} attention calls seen in its {what} for {expected} expected, so its maps "
-            "cannot be reported faithfully"
-        )
-
-
 def _record_encoder(model: Any, route: str, stack: Stack, source_ids: list[int], describe: str) -> RecordedPass:
     device = next(model.parameters()).device
     streams = capture.StreamRecorder(model, 1, len(source_ids), blocks=stack.blocks)
@@ -460,7 +452,7 @@ def _record_encoder(model: Any, route: str, stack: Stack, source_ids: list[int],
     with capture.model_lock(model), torch.inference_mode(), streams.active(), _listening(model, route, counter):
         outputs = stack.module(input_ids=torch.tensor([source_ids], device=device), output_attentions=eager)
     if route == "sdpa":
-        _check_calls(counter, len(stack.blocks), describe, "encoder")
+        counter.require_calls(len(stack.blocks), describe, "encoder")
     return _recorded(streams, outputs if eager else None, describe, "encoder")
 
 
@@ -490,7 +482,7 @@ def _record_decoder(
                 output_attentions=eager,
             )
     if route == "sdpa":
-        _check_calls(counter, 2 * len(decoder.blocks), describe, "decoder (self and cross)")
+        counter.require_calls(2 * len(decoder.blocks), describe, "decoder (self and cross)")
     return _recorded(streams, outputs if eager else None, describe, "decoder")
 
 
