@@ -99,8 +99,9 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
     const t = theme();
     const { cell } = grid;
     const seq = info.seq_len;
-    // The hovered and pinned tokens as a row and a column in every thumbnail (a cross-attention map's
-    // rows only: its columns are the source's tokens).
+    // The hovered and pinned tokens as a row and a column in every thumbnail. A cross-attention map's rows
+    // are the decoder's tokens and its columns the source's: there a decoder token marks a row, and the
+    // source token hovered in the source strip a column.
     const box = rect ? fitRect(shape.rows, shape.cols, 1000) : { x: 0, y: 0, w: 1000, h: 1000 };
     const lines = (index: number, color: string) => {
       if (index < 0) return;
@@ -123,9 +124,26 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
       ctx.lineWidth = 1;
       ctx.stroke();
     };
+    const sourceColumn = (index: number, color: string) => {
+      const keyLen = info.key_len ?? 0;
+      if (!rect || index < 0 || index >= keyLen) return;
+      const colAt = ((box.x + ((index + 0.5) / keyLen) * box.w) / 1000) * cell;
+      const [top, height] = [(box.y / 1000) * cell, (box.h / 1000) * cell];
+      ctx.beginPath();
+      for (let l = 0; l < layers; l++) {
+        for (let h = 0; h < heads; h++) {
+          ctx.moveTo(h * cell + colAt, l * cell + top);
+          ctx.lineTo(h * cell + colAt, l * cell + top + height);
+        }
+      }
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 1;
+      ctx.stroke();
+    };
     if (!chosenScore(model)) {
       lines(selection.hovered, cssColor(t.fg, 0.35));
       lines(selection.token, cssColor(t.pin, 0.9));
+      sourceColumn(selection.hoveredKey, cssColor(t.fg, 0.35));
     }
     // Ablated heads (the Ablate tab's set): crossed out.
     const ablated = model.get("ablated") ?? [];
@@ -207,6 +225,7 @@ export function createHeadGrid({ model, selection, theme, lifetime }: ViewContex
     if (model.get("head_score") === ABLATION) repaint();
   });
   selection.on(["layer", "head", "token", "hovered_token"], paintOverlay);
+  selection.onKeyHover(paintOverlay);
   selection.on(["ablated"], repaint);
   selection.onPreview(paintOverlay);
 

@@ -59,6 +59,26 @@ def heatmap_shape(nb: Any) -> dict[str, Any]:
     )
 
 
+def grid_vertical_lines(nb: Any) -> int:
+    """Pixel columns of the head grid's overlay that are marked over at least a quarter of its height: the
+    lines a hovered source token draws down every cross-attention thumbnail (a row mark draws none)."""
+    return int(
+        find(nb, "head-grid").evaluate(
+            """el => {
+                const c = el.querySelector('canvas[data-layer=overlay]');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let lines = 0;
+                for (let x = 0; x < c.width; x++) {
+                    let marked = 0;
+                    for (let y = 0; y < c.height; y++) if (d[(y * c.width + x) * 4 + 3] > 0) marked++;
+                    if (marked >= c.height / 4) lines++;
+                }
+                return lines;
+            }"""
+        )
+    )
+
+
 def shoot(nb: Any, label: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     nb.page.screenshot(path=str(SHOTS / f"{label}-screen.png"))
@@ -121,6 +141,14 @@ def test_kind_switch_and_cross_hover(lab: Any) -> None:
         .evaluate_all("els => els.map(e => Number(e.dataset.weight))")
     )
     np.testing.assert_allclose(weights, expected[:, 2], atol=2e-3)
+    # ...and marks that source column down every head's thumbnail in the grid.
+    heads = lab.kernel.value("w.extraction.num_heads")
+    with_source = grid_vertical_lines(lab)
+    shoot(lab, "cross-hover-source-light")
+    lab.page.mouse.move(2, 2)
+    wait_js(lab, "el => el.dataset.tintedBy !== 'source 2'", find(lab, "decoder-strip").element_handle())
+    without = grid_vertical_lines(lab)
+    assert with_source >= without + heads, (with_source, without, heads)
 
     # The heatmap's tooltip names both tokens and the exact weight.
     box = find(lab, "heatmap").bounding_box()
