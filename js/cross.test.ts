@@ -32,8 +32,12 @@ describe("cross hover", () => {
     expect(Array.from(tintAlphas(new Float32Array(2), 0.8))).toEqual([0, 0]);
   });
   it("names both tokens and the exact weight", () => {
-    expect(describeCrossCell(2, "chat", 3, "cat", 0.12344, true)).toBe("decoder token 2 “chat” → source token 3 “cat”: 0.1234");
-    expect(describeCrossCell(0, "a", 1, "b", 0.5, false)).toContain("max-pooled");
+    expect(describeCrossCell(2, "chat", 3, "cat", 0.12344, true)).toEqual([
+      "decoder token #2 “chat”", "reads source token #3 “cat”", "weight 0.1234",
+    ]);
+    // Weights far below 0.0001 (a log-scale map shows them) keep their digits.
+    expect(describeCrossCell(0, "a", 1, "b", 0.0000123456, true)[2]).toBe("weight 0.00001235");
+    expect(describeCrossCell(0, "a", 1, "b", 0.5, false)[2]).toBe("max 0.5 (max-pooled)");
   });
 });
 
@@ -81,6 +85,9 @@ describe("rectangular maps", () => {
     expect(fitRect(6, 10, 20)).toEqual({ x: 0, y: 4, w: 20, h: 12 });
     expect(fitRect(10, 5, 20)).toEqual({ x: 5, y: 0, w: 10, h: 20 });
     expect(fitRect(4, 4, 9)).toEqual({ x: 0, y: 0, w: 9, h: 9 });
+    // A long source (15 decoder × 382 source tokens) is drawn 4:1, not as a hairline.
+    expect(fitRect(15, 382, 20)).toEqual({ x: 0, y: 7, w: 20, h: 5 });
+    expect(fitRect(382, 15, 20)).toEqual({ x: 7, y: 0, w: 5, h: 20 });
   });
   it("keeps the heatmap between square and 4:1", () => {
     expect(rectAspect(6, 10)).toBeCloseTo(10 / 6);

@@ -1,10 +1,14 @@
 // The pure part of an encoder-decoder run's views (no DOM): the kind switch's keys, which tokens a hover in
 // one token strip highlights in the other through the selected cross-attention head, and rectangular maps
 // (rows: the decoder's tokens, columns: the source's) at a given pixel size.
-import { intensities } from "./color";
+import { formatWeight, intensities } from "./color";
 import { binOf } from "./decode";
+import { tokenLabel } from "./layout";
 import type { ColorScale } from "./model";
 import { resampleMax } from "./raster";
+
+/** The flattest a rectangular map is drawn (width : height, or height : width for a thumbnail). */
+const MAX_ASPECT = 4;
 
 /** A rectangular map as sent: `rows` × `cols` weights (row-major) over `seqLen` queries × `keyLen` keys, each
  * axis max-pooled (bins floor(i·len/n)) when longer than it has values. */
@@ -65,25 +69,29 @@ export function rectLevels(
   return resampleMax(intensities(pooled, r, c, scale, false), r, c, targetRows, targetCols);
 }
 
-/** Where a rows × cols thumbnail sits in a square tile of `side` pixels: as large as fits, its aspect kept,
- * centred. */
+/** Where a rows × cols thumbnail sits in a square tile of `side` pixels: as large as fits, centred, with its
+ * aspect kept up to 4:1 either way (a long source would leave a hairline: its cells stretch instead, as the
+ * heatmap's do). */
 export function fitRect(rows: number, cols: number, side: number): { x: number; y: number; w: number; h: number } {
   if (rows <= 0 || cols <= 0) return { x: 0, y: 0, w: side, h: side };
-  const w = cols >= rows ? side : Math.max(1, Math.round((side * cols) / rows));
-  const h = rows >= cols ? side : Math.max(1, Math.round((side * rows) / cols));
+  const ratio = Math.min(MAX_ASPECT, Math.max(1 / MAX_ASPECT, cols / rows));
+  const w = ratio >= 1 ? side : Math.max(1, Math.round(side * ratio));
+  const h = ratio <= 1 ? side : Math.max(1, Math.round(side / ratio));
   return { x: Math.floor((side - w) / 2), y: Math.floor((side - h) / 2), w, h };
 }
 
 /** The heatmap box's width / height for a rows × cols map: the map's own aspect, but never taller than wide
  * nor flatter than 4:1 (cells then stretch). */
 export function rectAspect(rows: number, cols: number): number {
-  return Math.min(4, Math.max(1, cols / Math.max(1, rows)));
+  return Math.min(MAX_ASPECT, Math.max(1, cols / Math.max(1, rows)));
 }
 
-/** A cross-attention cell as the heatmap's tooltip says it. */
+/** A cross-attention cell's tooltip, one line each: the decoder token (the row), the source token it reads
+ * (the column), and the weight: exact to 4 significant digits (a log-scale map shows weights far below
+ * 0.0001), or the bin's max where the map is max-pooled. */
 export function describeCrossCell(
   query: number, queryText: string, key: number, keyText: string, weight: number, exact: boolean,
-): string {
-  const value = exact ? weight.toFixed(4) : `max ${weight.toFixed(4)} (max-pooled)`;
-  return `decoder token ${query} “${queryText}” → source token ${key} “${keyText}”: ${value}`;
+): string[] {
+  const value = exact ? `weight ${weight.toPrecision(4)}` : `max ${formatWeight(weight)} (max-pooled)`;
+  return [`decoder token ${tokenLabel(query, queryText)}`, `reads source token ${tokenLabel(key, keyText)}`, value];
 }

@@ -26,6 +26,10 @@ interface ShownRect {
   head: number;
 }
 
+/** The least height of a decoder row, and the most the rows ask for in all (CSS pixels). */
+const MIN_ROW_PX = 12;
+const MIN_HEIGHT_CAP = 360;
+
 export function createRectHeatmap({ model, selection, theme, lifetime }: ViewContext): View {
   const info = data.info(model);
   const queries = data.tokens(model);
@@ -39,6 +43,9 @@ export function createRectHeatmap({ model, selection, theme, lifetime }: ViewCon
     "data-rows": String(seq), "data-cols": String(keyLen),
   });
   f.box.style.aspectRatio = String(rectAspect(seq, keyLen));
+  // A long source makes the map flat (4:1 at most): rows keep MIN_ROW_PX each (up to MIN_HEIGHT_CAP in all),
+  // so that the decoder tokens stay labelled and pointable; the cells then stretch down.
+  f.box.style.minHeight = `${Math.min(seq * MIN_ROW_PX, MIN_HEIGHT_CAP)}px`;
   const note = f.frame.querySelector(".aw-axis-note");
   if (note) note.textContent = "decoder ↓  source →";
   const legend = createLegend({ fit: true, testid: "heatmap-legend" });
@@ -148,7 +155,7 @@ export function createRectHeatmap({ model, selection, theme, lifetime }: ViewCon
     if (!s || !hit) return onLeave();
     hover = hit;
     const exact = s.kind === "full";
-    const lines = [describeCrossCell(hit.query, queries[hit.query] ?? "", hit.key, keys[hit.key] ?? "", weightAt(s, hit.query, hit.key), exact)];
+    const lines = describeCrossCell(hit.query, queries[hit.query] ?? "", hit.key, keys[hit.key] ?? "", weightAt(s, hit.query, hit.key), exact);
     if (s.kind === "preview") lines.push("(thumbnail: click the head to load its exact map)");
     tooltip.showAt(lines, event);
     if (hit.query !== selection.hovered) selection.hover(hit.query);

@@ -155,7 +155,11 @@ def test_kind_switch_and_cross_hover(lab: Any) -> None:
     lab.page.mouse.move(box["x"] + (2.5 / s_len) * box["width"], box["y"] + (1.5 / t_len) * box["height"])
     tip = lab.output(CELL).locator(".aw-tooltip:visible").first
     tip.wait_for(timeout=5000)
-    assert tip.inner_text().startswith("decoder token 1 ") and f"{expected[1, 2]:.4f}" in tip.inner_text()
+    lines = tip.inner_text().splitlines()
+    assert lines[0].startswith("decoder token #1 ") and lines[1].startswith("reads source token #2 "), lines
+    assert lines[2].startswith("weight ") and float(lines[2].split()[1]) == pytest.approx(expected[1, 2], rel=2e-3), lines
+    # The tooltip shows its whole text (it is clipped with an ellipsis when a line outgrows it).
+    assert tip.evaluate("el => el.scrollWidth <= el.clientWidth"), lines
     lab.page.mouse.move(2, 2)
 
     # The keyboard: arrows move the checked kind (and the focus stays on the switch after the new render).
