@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  crossColumn, crossRow, describeCrossCell, fitRect, kindForKey, rectAspect, rectLevels, tintAlphas,
+  crossColumn, crossRow, describeCrossCell, fitRect, kindForKey, rectAspect, rectLevels, rectWindowLevels,
+  tintAlphas,
 } from "./cross";
 import { decodeAttentionMap, decodeThumbnails, mapShape } from "./decode";
 import type { AttentionMapInfo } from "./model";
@@ -80,6 +81,19 @@ describe("rectangular maps", () => {
     expect(levels[2]).toBeCloseTo(0.2);
     expect(levels[4]).toBeCloseTo(1);
     expect(levels[5]).toBe(0);
+  });
+  it("draws a window of source tokens in the whole map's colours", () => {
+    const m = { weights: map, rows: 3, cols: 4, seqLen: 3, keyLen: 4 };
+    const whole = rectWindowLevels(m, 0, 4, 3, 4, "linear");
+    expect(Array.from(whole)).toEqual(Array.from(rectLevels(map, 3, 4, 3, 4, "linear")));
+    // Source tokens 1-2, one pixel each: the same levels as in the whole map (zoom never recolours).
+    const window = rectWindowLevels(m, 1, 2, 3, 2, "linear");
+    expect(Array.from(window)).toEqual([whole[1], whole[2], whole[5], whole[6], whole[9], whole[10]]);
+    // Grown to 4 pixels across: each token's cell twice.
+    expect(Array.from(rectWindowLevels(m, 1, 2, 3, 4, "linear")).slice(0, 4)).toEqual([whole[1], whole[1], whole[2], whole[2]]);
+    // A map sent max-pooled (8 source tokens in 4 bins): tokens 2-3 share bin 1.
+    const pooled = { weights: map, rows: 3, cols: 4, seqLen: 3, keyLen: 8 };
+    expect(Array.from(rectWindowLevels(pooled, 2, 2, 3, 2, "linear")).slice(0, 2)).toEqual([whole[1], whole[1]]);
   });
   it("fits a thumbnail into its tile, aspect kept", () => {
     expect(fitRect(6, 10, 20)).toEqual({ x: 0, y: 4, w: 20, h: 12 });

@@ -69,6 +69,22 @@ export function rectLevels(
   return resampleMax(intensities(pooled, r, c, scale, false), r, c, targetRows, targetCols);
 }
 
+/** Levels of source tokens [k0, k0 + span) of a map (the heatmap zoomed along the source) at targetRows ×
+ * targetCols pixels. The colours are the whole map's (its largest weight sets the scale, as the legend
+ * says), so zooming never recolours a cell; max-pooled where a side shrinks, nearest cell where it grows. */
+export function rectWindowLevels(
+  m: RectMap, k0: number, span: number, targetRows: number, targetCols: number, scale: ColorScale,
+): Float32Array {
+  const all = intensities(m.weights, m.rows, m.cols, scale, false);
+  const window = new Float32Array(m.rows * span);
+  for (let r = 0; r < m.rows; r++) {
+    for (let j = 0; j < span; j++) window[r * span + j] = all[r * m.cols + binOf(k0 + j, m.keyLen, m.cols)];
+  }
+  const r = Math.min(m.rows, targetRows);
+  const c = Math.min(span, targetCols);
+  return resampleMax(resampleMax(window, m.rows, span, r, c), r, c, targetRows, targetCols);
+}
+
 /** Where a rows × cols thumbnail sits in a square tile of `side` pixels: as large as fits, centred, with its
  * aspect kept up to 4:1 either way (a long source would leave a hairline: its cells stretch instead, as the
  * heatmap's do). */

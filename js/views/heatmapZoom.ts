@@ -2,6 +2,8 @@
 // (pan), the − / + / reset buttons or the keyboard (+ − 0, arrows, Escape). When the map sent for the head
 // is max-pooled (long prompts) the window is written to `map_window` once it has been still for a moment,
 // and Python answers with that part of the map at full resolution (`_map_window`).
+// A cross-attention map (decoder rows × source columns) zooms along the source only (`rows` given): every
+// decoder row stays shown, the window is a run of source tokens, and the up/down keys and drags move nothing.
 import { el } from "../dom";
 import type { Lifetime } from "../lifetime";
 import {
@@ -29,7 +31,10 @@ export interface Zoom {
 
 export interface ZoomOptions {
   model: Model;
+  /** Tokens along a zoomed axis (a cross map: the source's). */
   seq: number;
+  /** A cross map's decoder rows: zoom the source (columns) only, every row shown. */
+  rows?: number;
   /** The element that is exactly the map: wheel, drag and keys act on it. */
   box: HTMLElement;
   lifetime: Lifetime;
@@ -52,7 +57,10 @@ export function createZoom(o: ZoomOptions): Zoom {
   controls.append(zoomOut, zoomIn, reset);
 
   const trait = () => (model.get("map_window") as number[] | undefined) ?? [];
-  let win: MapWindow = windowFromBounds(trait(), seq);
+  const keysOnly = o.rows !== undefined;
+  /** The window as this map shows it: a cross map's keeps its first row (rows are never windowed). */
+  const valid = (w: MapWindow): MapWindow => (keysOnly ? { ...w, q0: 0 } : w);
+  let win: MapWindow = keysOnly ? fullWindow(seq) : windowFromBounds(trait(), seq);
   /** The map_window value this view wrote last (its echo from Python is not a new zoom). */
   let written = JSON.stringify(trait());
   let requestTimer: ReturnType<typeof setTimeout> | null = null;
@@ -75,7 +83,8 @@ export function createZoom(o: ZoomOptions): Zoom {
     model.save_changes();
   };
 
-  const set = (next: MapWindow) => {
+  const set = (wanted: MapWindow) => {
+    const next = valid(wanted);
     if (next.q0 === win.q0 && next.k0 === win.k0 && next.span === win.span) return;
     win = next;
     o.onChange();
@@ -181,7 +190,8 @@ export function createZoom(o: ZoomOptions): Zoom {
       zoomOut.disabled = !zoomed;
       reset.disabled = !zoomed;
       zoomIn.disabled = win.span <= Math.min(seq, 8);
-      box.dataset.window = windowBounds(win).join(" ");
+      const [q0, q1, k0, k1] = windowBounds(win);
+      box.dataset.window = (keysOnly ? [0, o.rows, k0, k1] : [q0, q1, k0, k1]).join(" ");
       box.classList.toggle("is-zoomed", zoomed);
     },
   };

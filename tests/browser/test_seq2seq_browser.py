@@ -157,7 +157,9 @@ def test_kind_switch_and_cross_hover(lab: Any) -> None:
     tip.wait_for(timeout=5000)
     lines = tip.inner_text().splitlines()
     assert lines[0].startswith("decoder token #1 ") and lines[1].startswith("reads source token #2 "), lines
-    assert lines[2].startswith("weight ") and float(lines[2].split()[1]) == pytest.approx(expected[1, 2], rel=2e-3), lines
+    assert lines[2].startswith("weight ") and float(lines[2].split()[1]) == pytest.approx(expected[1, 2], rel=2e-3), (
+        lines
+    )
     # The tooltip shows its whole text (it is clipped with an ellipsis when a line outgrows it).
     assert tip.evaluate("el => el.scrollWidth <= el.clientWidth"), lines
     lab.page.mouse.move(2, 2)
@@ -271,3 +273,51 @@ def test_save_cross_heatmap_svg(lab: Any) -> None:
     assert texts[0].startswith("Layer 1 · head 2 · cross-attention")
     assert "tired" in texts and "chat" in texts, texts  # a source token across, a decoder token down
     assert any("decades" in t for t in texts), "the legend's note is missing"
+
+
+def test_cross_heatmap_zooms_along_the_source(lab: Any) -> None:
+    """The + button zooms the source axis only (every decoder row stays), the tooltip then names the source
+    token under the pointer with its exact weight, a zoomed SVG holds the window's columns, and 0 resets."""
+    import xml.etree.ElementTree as ET
+
+    lab.kernel.run("w.kind = 'cross'; w.layer, w.head = 2, 1")
+    wait_js(
+        lab,
+        "el => el.querySelector('[data-testid=heatmap]')?.dataset.shown === 'full 2 1'",
+        lab.output(CELL).element_handle(),
+    )
+    t_len, s_len = lab.kernel.value("(w.extraction.seq_len, w.extraction.key_len)")
+    expected = np.array(lab.kernel.value("w.extraction.attention(2, 1).tolist()"))
+    heatmap = find(lab, "heatmap")
+    assert heatmap.get_attribute("data-window") == f"0 {t_len} 0 {s_len}"
+    find(lab, "heatmap-zoom").locator("[aria-label='zoom in']").click()
+    wait_js(lab, "([el, full]) => el.dataset.window !== full", [heatmap.element_handle(), f"0 {t_len} 0 {s_len}"])
+    q0, q1, k0, k1 = (int(v) for v in (heatmap.get_attribute("data-window") or "").split())
+    assert (q0, q1) == (0, t_len) and 0 < k1 - k0 < s_len, (q0, q1, k0, k1)
+
+    # The first column shown is source token k0; the last row decoder token t_len - 1.
+    box = heatmap.bounding_box()
+    assert box
+    lab.page.mouse.move(
+        box["x"] + 0.5 * box["width"] / (k1 - k0), box["y"] + box["height"] - 0.5 * box["height"] / t_len
+    )
+    tip = lab.output(CELL).locator(".aw-tooltip:visible").first
+    tip.wait_for(timeout=5000)
+    lines = tip.inner_text().splitlines()
+    assert lines[0].startswith(f"decoder token #{t_len - 1} ") and lines[1].startswith(f"reads source token #{k0} "), (
+        lines
+    )
+    assert float(lines[2].split()[1]) == pytest.approx(expected[t_len - 1, k0], rel=2e-3), lines
+    lab.page.mouse.move(2, 2)
+
+    with lab.page.expect_download() as info:
+        find(lab, "save-svg-heatmap").click()
+    assert info.value.suggested_filename == f"cross-attention-L2-H1-k{k0}-{k1}.svg"
+    root = ET.fromstring(Path(info.value.path()).read_text(encoding="utf-8"))
+    background = root.find(".//{http://www.w3.org/2000/svg}g/{http://www.w3.org/2000/svg}rect")
+    assert background is not None and (background.get("width"), background.get("height")) == (str(k1 - k0), str(t_len))
+
+    heatmap.focus()
+    lab.page.keyboard.press("0")
+    wait_js(lab, "([el, full]) => el.dataset.window === full", [heatmap.element_handle(), f"0 {t_len} 0 {s_len}"])
+    assert not lab.widget_errors(), lab.widget_errors()
