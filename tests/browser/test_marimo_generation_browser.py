@@ -10,6 +10,7 @@ heatmap and token strip grow to prompt + output; no widget error, no traceback i
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,14 +75,14 @@ def test_the_steps_and_the_recorded_pass_arrive_from_the_writing_thread(app: Hos
     )
     assert status.inner_text().startswith(f"wrote {STEPS} tokens")
     assert page.locator("[data-testid=generation-tokens] [data-step]").count() == STEPS
-    # The recorded pass over prompt + output replaced the prompt's: the heatmap has every token's row.
-    heatmap = page.locator("[data-testid=heatmap]").first
-    page.wait_for_function(
-        "([el, n]) => el.closest('.attnwidget').querySelectorAll('[data-testid=token-strip] [data-token-index]')"
-        ".length === n",
-        arg=[heatmap.element_handle(), SEQ_LEN + STEPS],
-        timeout=20_000,
-    )
+    # The recorded pass over prompt + output replaced the prompt's: the token strip has every token. Looked up
+    # afresh on every poll: the pass arriving draws the views again, so an element taken before it is gone
+    # (a handle taken too early waited on a detached strip and flaked in CI).
+    tokens = page.locator(".attnwidget [data-testid=token-strip] [data-token-index]")
+    deadline = time.monotonic() + 30
+    while tokens.count() != SEQ_LEN + STEPS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert tokens.count() == SEQ_LEN + STEPS, tokens.count()
 
 
 def test_nothing_from_outside_and_no_errors(app: HostPage, marimo_server: HostServer) -> None:
