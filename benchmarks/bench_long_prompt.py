@@ -5,7 +5,8 @@ Measured and printed:
 - Python: extraction time; `AttentionWidget(extraction)` build time (thumbnails and statistics of all
   270 heads: every map, 4096² each); the initial state size and its largest message; a zoomed window
   requested the way the heatmap does it (`map_window` set from the front end → `_map_window` encoded), for
-  the selected head and right after a head switch.
+  the selected head and right after a head switch; a head switch without zoom (the new head's map,
+  max-pooled to 1024²).
 - Chromium (static page, no kernel; `bench_widget_paint.page_html`): decode and first paint of all views
   with the 4096-token strip, hover per event over the heatmap (which also scrolls the strip) and the strip,
   one wheel zoom step (repaint of the window), and a 1024² window arriving (decode + paint).
@@ -134,6 +135,16 @@ def main() -> None:
     print(f"widget build (270 heads)      {build_s:7.2f} s")
     print(f"initial state                 {widget.state_nbytes() / MIB:7.2f} MiB   target ≤ 3 MiB")
     print(f"largest message               {largest[0] / MIB:7.2f} MiB ({largest[1]})   limit 8 MiB")
+
+    # A head switch without zoom: that head's map, max-pooled to 1024² for the heatmap (median of 8).
+    switches = []
+    for head in range(1, 9):
+        s = time.perf_counter()
+        widget.set_state({"head": head})
+        switches.append((time.perf_counter() - s) * 1000)
+    widget.set_state({"head": 0})
+    median = statistics.median(switches)
+    print(f"head switch (map max-pooled)   {median:6.1f} ms median of 8 (the new head's whole map)")
 
     # The heatmap zoomed to a 256-token window, then panned, then the head switched with the window kept.
     def request(window: list[int]) -> float:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from attnwidget.analysis.neurons import most_different_neurons, top_variable_neurons
-from attnwidget.analysis.pooling import max_pool, pool_edges
+from attnwidget.analysis.pooling import max_pool, max_pool_2d, pool_edges
 from attnwidget.widgets import encode
 
 
@@ -48,6 +48,34 @@ def test_max_pool_matches_naive_and_keeps_a_diagonal() -> None:
     eye = np.eye(1000, dtype=np.float32)
     np.testing.assert_array_equal(np.diagonal(max_pool(eye, 64)), np.ones(64, dtype=np.float32))
     assert max_pool(maps, 50) is maps
+
+
+@pytest.mark.parametrize(
+    ("shape", "rows", "cols"),
+    [
+        ((37, 53), 10, 17),  # short bins, uneven (3 or 4 long): gathers
+        ((2, 3, 61, 45), 30, 45),  # leading axes, rows only
+        ((40, 40), 40, 5),  # columns only, bins of 8
+        ((3, 300, 90), 7, 90),  # long bins (42 or 43): reduceat
+        ((30, 300), 15, 9),  # short row bins, long column bins: reduceat
+    ],
+)
+def test_max_pool_2d_equals_the_naive_maximum_on_both_paths(shape: tuple[int, ...], rows: int, cols: int) -> None:
+    rng = np.random.default_rng(len(shape) + rows)
+    values = rng.normal(size=shape).astype(np.float32)
+    row_edges, col_edges = pool_edges(shape[-2], rows), pool_edges(shape[-1], cols)
+    naive = np.empty((*shape[:-2], rows, cols), dtype=np.float32)
+    for i in range(rows):
+        for j in range(cols):
+            block = values[..., row_edges[i] : row_edges[i + 1], col_edges[j] : col_edges[j + 1]]
+            naive[..., i, j] = block.max(axis=(-1, -2))
+    np.testing.assert_array_equal(max_pool_2d(values, rows, cols), naive)
+    # A strided view, a read-only array and float64 give the same maxima.
+    np.testing.assert_array_equal(max_pool_2d(np.repeat(values, 2, axis=-1)[..., ::2], rows, cols), naive)
+    frozen = values.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(max_pool_2d(frozen, rows, cols), naive)
+    np.testing.assert_array_equal(max_pool_2d(values.astype(np.float64), rows, cols), naive.astype(np.float64))
 
 
 def test_thumbnail_size_respects_budget_and_limits() -> None:

@@ -20,17 +20,58 @@ def pool_edges(length: int, bins: int) -> np.ndarray:
     return (np.arange(bins + 1, dtype=np.int64) * length) // bins
 
 
+# Bins up to this many values (on both axes) are max-pooled by gathers (`_pool_axis`), longer ones by reduceat.
+_GATHER_MAX_BIN = 8
+
+
 def max_pool_2d(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Max-pool the last two axes of `values` ([..., r, c]) to ``rows × cols``.
 
-    Columns first: reducing along the contiguous last axis of a C-order array is ~16x faster than along
-    the rows (measured: 0.07 s against 1.1 s for 9 × 4096² → 64², the thumbnails of one SmolLM2 layer),
-    and the second reduction then runs on the already narrowed array."""
+    Short bins (a long prompt's heatmap: 4096² to 1024², bins of 4): rows, then columns, each as a few
+    whole gathers (`_pool_axis`). Long bins (thumbnails: 4096² to 64²): ``np.maximum.reduceat``, columns
+    first: reducing along the contiguous last axis of a C-order array is ~16x faster than along the rows
+    (0.07 s against 1.1 s for 9 × 4096² → 64², one SmolLM2 layer's thumbnails), and the second reduction then
+    runs on the already narrowed array. Measured on 2 cores, both exact: 4096² → 1024² 30 ms by gathers
+    against 129 ms by reduceat, 3000² → 1024² 14 against 97 ms; 9 × 4096² → 64² 79 ms by reduceat against
+    127 ms by gathers."""
+    if rows == values.shape[-2] and cols == values.shape[-1]:
+        return values
+    short_bins = values.shape[-2] // rows <= _GATHER_MAX_BIN and values.shape[-1] // cols <= _GATHER_MAX_BIN
+    # torch refuses (or warns about) read-only and byte-swapped arrays: those take reduceat.
+    if short_bins and values.flags.writeable and values.dtype.byteorder in "=|":
+        import torch
+
+        pooled = torch.from_numpy(values)
+        if rows != values.shape[-2]:
+            pooled = _pool_axis(pooled, -2, rows)
+        if cols != values.shape[-1]:
+            pooled = _pool_axis(pooled, -1, cols)
+        return np.asarray(pooled.numpy())
     if cols != values.shape[-1]:
         values = np.maximum.reduceat(values, pool_edges(values.shape[-1], cols)[:-1], axis=-1)
     if rows != values.shape[-2]:
         values = np.maximum.reduceat(values, pool_edges(values.shape[-2], rows)[:-1], axis=-2)
     return values
+
+
+def _pool_axis(values: Any, axis: int, bins: int) -> Any:
+    """Max over the `bins` bins of ``pool_edges`` along `axis` of a torch tensor. A bin is ``q = length //
+    bins`` or ``q + 1`` values long, so its maximum is that of the ``q`` slices taken at every bin's start
+    + 0 .. q − 1, and of one more slice for the longer bins: q + 1 gathers of whole slices."""
+    import torch
+
+    length = int(values.shape[axis])
+    edges = torch.from_numpy(pool_edges(length, bins))
+    starts = edges[:-1]
+    shortest = length // bins
+    out = values.index_select(axis, starts)
+    for offset in range(1, shortest):
+        torch.maximum(out, values.index_select(axis, starts + offset), out=out)
+    longer = (edges[1:] - starts > shortest).nonzero().flatten()
+    if longer.numel():
+        last = values.index_select(axis, starts[longer] + shortest)
+        out.index_copy_(axis, longer, torch.maximum(out.index_select(axis, longer), last))
+    return out
 
 
 def max_pool(maps: np.ndarray, bins: int) -> np.ndarray:
