@@ -149,3 +149,17 @@ def test_hot_reload_follows_the_bundle_without_holding_the_widget(
     extractor._recent.clear()
     gc.collect()
     assert ref() is None
+
+
+def test_the_count_of_a_widget_builds_caches_stays_exact(extractor: AttentionExtractor) -> None:
+    """Caches filled a layer at a time are counted by what each layer adds (`Recording.grow`): the count
+    after a widget build equals the bytes the caches hold, walked whole."""
+    from attnwidget.engine.recording import nbytes
+
+    result = extractor.extract_activations("The count grows one layer at a time, and stays right.")
+    AttentionWidget(result)
+    recording = result.layers.recording
+    recording.get()
+    assert recording.caches, "the widget build kept nothing"
+    walked = nbytes(recording.get()) + sum(nbytes(value) for value in recording.caches.values())
+    assert recording.nbytes() == walked

@@ -438,10 +438,13 @@ def replay_for_rows(source: LayerSource, batch_index: int, layer: int, position:
     )
     key = ("row_states", batch_index)
     rows: dict[int, dict[int, _RowState]] = source.recording.caches.get(key) or {}
-    if position not in rows:
-        rows = {position: {}}  # the positions of one pass over the layers
-    rows[position][layer] = kept
-    source.recording.keep(key, rows)
+    if position in rows and layer not in rows[position]:
+        rows[position][layer] = kept
+        source.recording.grow(key, rows, kept)  # one more layer: only its bytes are counted
+    else:
+        # Another position (a new pass over the layers), or a layer replaced: counted again whole.
+        rows = {position: {**rows.get(position, {}), layer: kept}}
+        source.recording.keep(key, rows)
     return state.attention
 
 

@@ -105,6 +105,17 @@ class Recording:
         self._budget.touch(self)
         return value
 
+    def grow(self, key: Any, value: Any, added: Any) -> Any:
+        """``caches[key] = value`` where `value` is the cache already kept under `key` with `added` put into
+        it (nothing replaced): only `added`'s bytes are counted. A cache filled one layer at a time and
+        counted whole each time cost a widget build a walk of every layer's entries per layer."""
+        if key not in self._cache_nbytes:
+            return self.keep(key, value)
+        self.caches[key] = value
+        self._cache_nbytes[key] += nbytes(added)
+        self._budget.touch(self)
+        return value
+
     def drop(self) -> None:
         """Forget the pass and every cache built from it (they are rebuilt when read again)."""
         self._pass = None
