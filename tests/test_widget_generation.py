@@ -7,6 +7,7 @@ holds to transformers' `generate`. A tiny random Llama, slowed down by a hook wh
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -144,13 +145,19 @@ def test_stop_keeps_what_was_written(extractor: AttentionExtractor, slow: Any) -
 
 
 def test_ctrl_c_in_wait_stops_and_keeps_the_text(extractor: AttentionExtractor, slow: Any) -> None:
-    widget = show(PROMPT, extractor, generate=40, stop_at_eos=False)
-    wait_for(lambda: written(widget) >= 2)
-    timer = threading.Timer(0.1, _thread.interrupt_main)
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        widget.wait()
-    timer.join()
+    # Python's own Ctrl-C handler, whatever this process inherited: a pytest started in the background by a
+    # shell without job control has SIGINT ignored, and then interrupt_main does nothing (this failed so).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        widget = show(PROMPT, extractor, generate=40, stop_at_eos=False)
+        wait_for(lambda: written(widget) >= 2)
+        timer = threading.Timer(0.1, _thread.interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            widget.wait()
+        timer.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not widget.generating
     assert 2 <= len(widget.extraction.generated_ids) < 40
     assert widget.wait() is widget.extraction  # done: returns at once
