@@ -273,18 +273,25 @@ def run_case(
             f"> {'the limit ' + str(int(widget_limit)) if widget_estimate > widget_limit else 'the time left'} s"
         )
     else:
+
+        def build(result: Any) -> float:
+            seconds, widget = clock.time(partial(AttentionWidget, result))
+            # ipywidgets holds every widget until it is closed, and a widget holds its extraction (the
+            # recorded residual stream on the GPU): unclosed, each case's leftovers raised the next baselines.
+            widget.close()
+            return seconds
+
         try:
             # The first build's peak; the median of `widget_repeats` builds (one build varies by ±20% on an H200).
             base = clock.reset_peak()
-            seconds, widget = clock.time(partial(AttentionWidget, extracted))
+            seconds = build(extracted)
             row["widget_peak_extra_gib"] = clock.extra(base)
-            del widget
             builds = [seconds]
             for _ in range(widget_repeats - 1):
                 if time.monotonic() + seconds > deadline - 15:
                     notes.append(f"widget build: {len(builds)} of {widget_repeats} builds (the time budget)")
                     break
-                builds.append(clock.time(partial(AttentionWidget, extracted))[0])
+                builds.append(build(extracted))
             row["widget_builds_s"] = builds
             row["widget_s"] = statistics.median(builds)
             row["widget_ratio"] = row["widget_s"] / row["extraction_s"]
