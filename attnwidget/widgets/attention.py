@@ -658,13 +658,14 @@ class AttentionWidget(WidgetBase):
 
     @property
     def _cross(self) -> bool:
-        """Whether the maps shown are cross-attention (keys: the source's tokens): rectangles, never zoomed,
-        even when both texts happen to have as many tokens."""
+        """Whether the maps shown are cross-attention (keys: the source's tokens): rectangles, sent whole and
+        zoomed by the view itself (no `map_window`), even when both texts happen to have as many tokens."""
         return isinstance(self._extraction, seq2seq.CrossExtraction)
 
     def _check_map_window(self, value: Any) -> list[int]:
         if self._cross and value not in (None, [], (), {}):
-            raise ValueError(str(invalid("map_window", "[] (a cross-attention map is shown whole, not zoomed)", value)))
+            allowed = "[] (a cross-attention map is sent and shown whole, and zoomed by the view itself)"
+            raise ValueError(str(invalid("map_window", allowed, value)))
         window = check_window(value, self._extraction.seq_len)
         return [] if window is None else list(window)
 
@@ -705,7 +706,7 @@ class AttentionWidget(WidgetBase):
         there ({} for no window)."""
         checked = check_window(window, self._extraction.seq_len, "window")
         layer, head, weighting, values = self._head_map(layer, head, weighting)
-        if checked is None or self._cross:  # a cross map is never zoomed
+        if checked is None or self._cross:  # a cross map is sent whole: no window from the kernel
             return {}
         encoded = encode.encode_attention_window(values, checked)
         info = {"layer": layer, "head": head, "weighting": weighting, **encoded["info"]}

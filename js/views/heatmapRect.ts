@@ -5,7 +5,7 @@
 // with `data-rows` / `data-cols` (and `data-window`: rows 0..seq, the source tokens shown); token labels on
 // both axes sit outside it.
 import { cssColor, legendTicks, SCALE_NOTES } from "../color";
-import { describeCrossCell, rectAspect, rectWindowLevels } from "../cross";
+import { type RectMap, describeCrossCell, rectAspect, rectWindowLevels } from "../cross";
 import * as data from "../data";
 import { binOf, mapShape } from "../decode";
 import { Tooltip, devicePixels, fitCanvas, onResize, pointIn, setLiveText } from "../dom";
@@ -74,8 +74,8 @@ export function createRectHeatmap({ model, selection, theme, lifetime }: ViewCon
     const s = shown();
     if (!s || size.width <= 0) return null;
     return rectHeatmapSvgText({
-      title: `${title.textContent} · ${status.textContent}`, weights: s.weights, rows: s.rows, cols: s.cols,
-      seq, keyLen, ...keyWindow(), scale: model.get("color_scale"), queries, keys, hovered: selection.hovered, pinned: selection.token,
+      title: `${title.textContent} · ${status.textContent}`, map: rectMap(s), ...keyWindow(),
+      scale: model.get("color_scale"), queries, keys, hovered: selection.hovered, pinned: selection.token,
       width: size.width, height: size.height, theme: theme(), legend: legend.drawn(),
     });
   };
@@ -93,6 +93,7 @@ export function createRectHeatmap({ model, selection, theme, lifetime }: ViewCon
     const thumb = data.thumbnails(model)[want.layer * info.num_heads + want.head];
     return thumb ? { weights: thumb, ...data.thumbnailShape(info), kind: "preview", ...want } : null;
   };
+  const rectMap = (s: ShownRect): RectMap => ({ weights: s.weights, rows: s.rows, cols: s.cols, seqLen: seq, keyLen });
   const weightAt = (s: ShownRect, query: number, key: number) =>
     s.weights[binOf(query, seq, s.rows) * s.cols + binOf(key, keyLen, s.cols)];
 
@@ -129,8 +130,7 @@ export function createRectHeatmap({ model, selection, theme, lifetime }: ViewCon
     const rows = Math.min(s.rows, devicePixels(size.height));
     // At most one pixel per source token shown (its bins' where the map came max-pooled).
     const cols = Math.min(span, devicePixels(size.width));
-    const map = { weights: s.weights, rows: s.rows, cols: s.cols, seqLen: seq, keyLen };
-    putPixels(f.base, colorize(rectWindowLevels(map, k0, span, rows, cols, scale), t.sequential, t.masked), cols, rows);
+    putPixels(f.base, colorize(rectWindowLevels(rectMap(s), k0, span, rows, cols, scale), t.sequential, t.masked), cols, rows);
     f.box.dataset.shown = `${s.kind} ${s.layer} ${s.head}`;
     paintAxes();
   };

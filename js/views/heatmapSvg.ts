@@ -1,7 +1,7 @@
 // The heatmap as SVG: the map shown (its zoom window), max-pooled to at most SVG_MAX_CELLS cells per side,
 // the token labels the axes show, and the legend. The document itself is built by snapshot.heatmapSvg.
 import { cssColor } from "../color";
-import { rectWindowLevels } from "../cross";
+import { type RectMap, rectWindowLevels } from "../cross";
 import type { MapWindow } from "../layout";
 import type { ColorScale } from "../model";
 import { colorize } from "../raster";
@@ -55,15 +55,11 @@ export function heatmapSvgText(input: HeatmapSvgInput): string {
 
 export interface RectHeatmapSvgInput {
   title: string;
-  /** The map shown: rows × cols weights (max-pooled from seq × keyLen when smaller). */
-  weights: Float32Array;
-  rows: number;
-  cols: number;
-  seq: number;
-  keyLen: number;
-  /** The source tokens shown, [k0, k0 + span) (the page's zoom); the whole source without them. */
-  k0?: number;
-  span?: number;
+  /** The map shown (max-pooled from seqLen × keyLen where smaller). */
+  map: RectMap;
+  /** The source tokens shown, [k0, k0 + span) (the page's zoom). */
+  k0: number;
+  span: number;
   scale: ColorScale;
   /** Row (decoder) and column (source) token texts. */
   queries: string[];
@@ -79,15 +75,12 @@ export interface RectHeatmapSvgInput {
 
 /** A cross-attention heatmap as SVG: decoder tokens down, source tokens across, the rectangle it is. */
 export function rectHeatmapSvgText(input: RectHeatmapSvgInput): string {
-  const t = input.theme;
-  const k0 = input.k0 ?? 0;
-  const span = input.span ?? input.keyLen;
-  const rows = svgCells(input.rows);
-  const cols = svgCells(Math.min(span, input.cols));
-  const map = { weights: input.weights, rows: input.rows, cols: input.cols, seqLen: input.seq, keyLen: input.keyLen };
+  const { theme: t, map, k0, span } = input;
+  const rows = svgCells(map.rows);
+  const cols = svgCells(Math.min(span, map.cols));
   const cells = colorize(rectWindowLevels(map, k0, span, rows, cols, input.scale), t.sequential, t.masked);
   const labels = [
-    ...svgAxisLabels("y", input.height, 0, input.seq, (i) => input.queries[i] ?? "", input.hovered, input.pinned, t),
+    ...svgAxisLabels("y", input.height, 0, map.seqLen, (i) => input.queries[i] ?? "", input.hovered, input.pinned, t),
     ...svgAxisLabels("x", input.width, k0, span, (j) => input.keys[j] ?? "", -1, -1, t),
   ];
   return heatmapSvg({
