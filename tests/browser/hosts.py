@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,21 @@ def serve_marimo(name: str, app: str, folder: Path, env: dict[str, str]) -> Iter
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def opened_page(
+    browser: Any, url: str, shot_name: str, ready: Callable[[Any], None], **options: Any
+) -> Iterator[HostPage]:
+    """A `HostPage` on `url` (`options`: HostPage's), once `ready(page)` has returned; on leaving (or when
+    `ready` fails) a screenshot test-artifacts/<shot_name>.png, then the page closed."""
+    opened = HostPage(browser, url, **options)
+    try:
+        ready(opened.page)
+        yield opened
+    finally:
+        shot(opened.page, shot_name)
+        opened.close()
 
 
 class HostServer:

@@ -26,6 +26,7 @@ from tests.browser.hosts import (
     click_token,
     grid_point,
     lens_state,
+    opened_page,
     outside,
     serve_marimo,
     shot,
@@ -88,13 +89,11 @@ def marimo_server(jupyter_env: JupyterEnv, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 def app(browser: Any, marimo_server: HostServer) -> Iterator[HostPage]:
     # The app's cells run when the page opens its session: the first views wait for the model to be built.
-    opened = HostPage(browser, marimo_server.url)
-    try:
-        wait_views_drawn(opened.page, opened.page, "marimo", timeout=90)
+    def ready(page: Any) -> None:
+        wait_views_drawn(page, page, "marimo", timeout=90)
+
+    with opened_page(browser, marimo_server.url, "marimo-page", ready) as opened:
         yield opened
-    finally:
-        shot(opened.page, "marimo-page")
-        opened.close()
 
 
 def test_views_draw(app: HostPage) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import JupyterEnv
-from tests.browser.hosts import SEQ_LEN, HostPage, HostServer, outside, serve_marimo, shot
+from tests.browser.hosts import SEQ_LEN, HostPage, HostServer, opened_page, outside, serve_marimo
 
 pytestmark = pytest.mark.browser
 
@@ -58,13 +58,11 @@ def marimo_server(jupyter_env: JupyterEnv, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def app(browser: Any, marimo_server: HostServer) -> Iterator[HostPage]:
-    opened = HostPage(browser, marimo_server.url)
-    try:
-        opened.page.wait_for_selector("[data-testid=generation]", timeout=90_000)
+    def ready(page: Any) -> None:
+        page.wait_for_selector("[data-testid=generation]", timeout=90_000)
+
+    with opened_page(browser, marimo_server.url, "marimo-generation", ready) as opened:
         yield opened
-    finally:
-        shot(opened.page, "marimo-generation")
-        opened.close()
 
 
 def test_the_steps_and_the_recorded_pass_arrive_from_the_writing_thread(app: HostPage) -> None:

@@ -31,6 +31,7 @@ from tests.browser.hosts import (
     click_token,
     grid_point,
     lens_state,
+    opened_page,
     outside,
     shot,
     wait_views_drawn,
@@ -86,13 +87,11 @@ def voila_server(jupyter_env: JupyterEnv, tmp_path_factory: pytest.TempPathFacto
 def dashboard(browser: Any, voila_server: HostServer) -> Iterator[HostPage]:
     # Voilà runs the notebook before it sends the page (hence the long first load); the views then need only
     # the front-end. Voilà's template's CDN stylesheets fail at once, as offline.
-    opened = HostPage(browser, voila_server.url, abort_outside=True, goto_timeout=90)
-    try:
-        wait_views_drawn(opened.page, opened.page, "voila", timeout=60)
+    def ready(page: Any) -> None:
+        wait_views_drawn(page, page, "voila", timeout=60)
+
+    with opened_page(browser, voila_server.url, "voila-page", ready, abort_outside=True, goto_timeout=90) as opened:
         yield opened
-    finally:
-        shot(opened.page, "voila-page")
-        opened.close()
 
 
 def heard(page: Any) -> str:
